@@ -1,0 +1,1 @@
+"""The conformance harness: manifest -> build -> plan -> runner -> observation -> verdict -> results."""

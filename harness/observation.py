@@ -1,0 +1,127 @@
+"""Observations: what a runner saw, decoded from the protocol and checked for well-formedness.
+
+A runner that sends something malformed gets a `ProtocolError`; the suite reports that case as
+an error of the runner, never as a verdict on the engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from harness import trace, values
+from harness.manifest import ExportType
+from harness.values import Value
+
+
+class ProtocolError(Exception):
+    """The runner's output does not follow runners/PROTOCOL.md."""
+
+
+@dataclass(frozen=True)
+class StepObservation:
+    outcome: Literal["ok", "trap", "exit", "error"]
+    results: tuple[Value, ...] = ()
+    trap: str | None = None
+    code: int | None = None
+    message: str = ""
+    stdout: bytes = b""
+    stderr: bytes = b""
+    trace: tuple[str, ...] = ()
+    duration_ms: float = 0.0
+
+    def summary(self) -> str:
+        if self.outcome == "ok":
+            return "returned (" + ", ".join(map(str, self.results)) + ")"
+        if self.outcome == "trap":
+            return f"trapped: {self.trap}"
+        if self.outcome == "exit":
+            return f"exited with code {self.code}"
+        return f"could not run: {self.message}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    id: str
+    load_ok: bool
+    load_message: str
+    exports: dict[str, ExportType] | None
+    steps: tuple[StepObservation, ...]
+
+
+TRAP_KINDS = frozenset({
+    "unreachable", "memory_out_of_bounds", "integer_divide_by_zero", "integer_overflow",
+    "invalid_conversion", "stack_overflow", "indirect_call", "timeout", "out_of_fuel",
+    "host_error", "other",
+})
+
+
+def _b64(doc: dict[str, Any], key: str) -> bytes:
+    try:
+        return base64.b64decode(doc.get(key, ""), validate=True)
+    except (binascii.Error, TypeError) as e:
+        raise ProtocolError(f"{key} is not base64") from e
+
+
+def _step(doc: Any) -> StepObservation:
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"a step observation must be an object, got {doc!r}")
+    outcome = doc.get("outcome")
+    try:
+        common = {
+            "stdout": _b64(doc, "stdout_b64"),
+            "stderr": _b64(doc, "stderr_b64"),
+            "trace": tuple(trace.from_protocol(ev) for ev in doc.get("trace", [])),
+            "duration_ms": float(doc.get("duration_ms", 0.0)),
+            "message": str(doc.get("message", "")),
+        }
+        if outcome == "ok":
+            return StepObservation("ok", tuple(values.from_protocol(v) for v in doc["results"]),
+                                   **common)
+        if outcome == "trap":
+            kind = doc["trap"]
+            if kind not in TRAP_KINDS:
+                raise ProtocolError(f"unknown trap kind {kind!r}")
+            return StepObservation("trap", trap=kind, **common)
+        if outcome == "exit":
+            return StepObservation("exit", code=int(doc["code"]), **common)
+        if outcome == "error":
+            return StepObservation("error", **common)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ProtocolError(f"malformed step observation {doc!r}: {e}") from e
+    raise ProtocolError(f"unknown step outcome {outcome!r}")
+
+
+def _exports(doc: Any) -> dict[str, ExportType] | None:
+    if doc is None:
+        return None
+    out: dict[str, ExportType] = {}
+    try:
+        for e in doc:
+            if e["kind"] == "func":
+                out[e["name"]] = ExportType("func", tuple(e["params"]), tuple(e["results"]))
+            else:
+                out[e["name"]] = ExportType(e["kind"])
+    except (KeyError, TypeError) as err:
+        raise ProtocolError(f"malformed exports {doc!r}") from err
+    return out
+
+
+def decode(doc: Any, plan: dict[str, Any]) -> Observation:
+    """Decode an observation for `plan`; raises ProtocolError when it is not one."""
+    if not isinstance(doc, dict) or doc.get("type") != "observation":
+        raise ProtocolError(f"expected an observation, got {str(doc)[:200]}")
+    if doc.get("id") != plan["id"]:
+        raise ProtocolError(f"observation for {doc.get('id')!r} while running {plan['id']!r}")
+    if doc.get("error"):
+        raise ProtocolError(f"the runner failed: {doc['error']}")
+    load = doc.get("load")
+    if not isinstance(load, dict) or not isinstance(load.get("ok"), bool):
+        raise ProtocolError("observation without load.ok")
+    steps = tuple(_step(s) for s in doc.get("steps", []))
+    if load["ok"] and len(steps) != len(plan["steps"]):
+        raise ProtocolError(f"{len(steps)} step observations for {len(plan['steps'])} steps")
+    return Observation(plan["id"], load["ok"], str(load.get("message", "")),
+                       _exports(doc.get("exports")), steps)

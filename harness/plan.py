@@ -1,0 +1,35 @@
+"""Plans: what a runner is asked to do, built from a manifest and a finished build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.build import BuildResult
+from harness.manifest import Manifest
+
+PROTOCOL = 1
+DEFAULT_MEMORY_BYTES = 1 << 30  # 1 GiB: far above what the cases need, far below the machine
+
+
+def make_plan(plan_id: str, m: Manifest, build: BuildResult) -> dict[str, Any]:
+    """The protocol document for one (case, engine, toolchain); see runners/PROTOCOL.md."""
+    if build.module is None or build.sha256 is None:
+        raise ValueError(f"{m.id}: a plan needs a built module")
+    return {
+        "type": "plan",
+        "protocol": PROTOCOL,
+        "id": plan_id,
+        "module": {"path": str(build.module), "sha256": build.sha256},
+        "wasi": {"args": list(m.wasi_args), "env": [list(kv) for kv in m.wasi_env]},
+        "limits": {"memory_bytes": DEFAULT_MEMORY_BYTES},
+        "imports": [h.spec for h in m.imports],
+        "steps": [
+            {"call": s.call, "args": [a.to_protocol() for a in s.args], "timeout_ms": s.timeout_ms}
+            for s in m.steps
+        ],
+    }
+
+
+def deadline_s(plan: dict[str, Any], compile_allowance_s: float = 60.0) -> float:
+    """How long a runner may take for the whole plan before it counts as hung."""
+    return compile_allowance_s + sum(s["timeout_ms"] for s in plan["steps"]) / 1000 * 1.5

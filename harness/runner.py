@@ -1,0 +1,168 @@
+"""Runners: the seam between the harness and an engine.
+
+`Runner` is the one protocol every engine implements: ``run(plan) -> Observation``. The usual
+implementation is `RunnerProcess`, a long-lived host program speaking runners/PROTOCOL.md over
+stdin/stdout. A runner that crashes, hangs past the plan's deadline or prints garbage raises
+`RunnerFailure` for that plan only; the process is restarted for the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.observation import Observation, ProtocolError, decode
+from harness.plan import PROTOCOL, deadline_s
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class RunnerFailure(Exception):
+    """The runner, not the engine, failed on this plan: crash, hang or garbage."""
+
+    def __init__(self, kind: str, detail: str, stderr: str = "") -> None:
+        self.kind, self.detail, self.stderr = kind, detail, stderr
+        super().__init__(f"runner {kind}: {detail}" + (f"\n--- runner stderr ---\n{stderr}"
+                                                        if stderr else ""))
+
+
+class EngineUnavailable(Exception):
+    """The engine is not installed here; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    version: str
+    capabilities: frozenset[str]
+
+
+class Runner(Protocol):
+    """What the suite needs from an engine."""
+
+    def info(self) -> EngineInfo: ...
+
+    def run(self, plan: dict[str, Any]) -> Observation: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunnerProcess:
+    """A runner host program driven over JSON lines; restarted after any failure."""
+
+    name: str
+    command: Sequence[str]
+    cwd: Path = REPO
+    env: dict[str, str] = field(default_factory=dict)
+    hello_timeout_s: float = 60.0
+    _proc: subprocess.Popen[str] | None = None
+    _lines: queue.Queue[str | None] | None = None
+    _stderr: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    _info: EngineInfo | None = None
+
+    def _start(self) -> None:
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        try:
+            self._proc = subprocess.Popen(
+                list(self.command), cwd=self.cwd, env=env, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+            )
+        except OSError as e:
+            raise RunnerFailure("crash", f"cannot start {self.command[0]}: {e}") from e
+        self._lines = queue.Queue()
+        self._stderr.clear()
+        threading.Thread(target=self._pump, args=(self._proc, self._lines), daemon=True).start()
+        threading.Thread(target=self._drain_err, args=(self._proc,), daemon=True).start()
+        hello = self._read(self.hello_timeout_s, "hello")
+        if hello.get("type") != "hello" or hello.get("protocol") != PROTOCOL:
+            self._kill()
+            raise RunnerFailure("garbage", f"expected a protocol {PROTOCOL} hello, got {hello}")
+        self._info = EngineInfo(self.name, str(hello.get("engine_version", "?")),
+                                frozenset(hello.get("capabilities", ())))
+
+    @staticmethod
+    def _pump(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    def _drain_err(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self._stderr.append(line.rstrip("\n"))
+
+    def _read(self, timeout: float, what: str) -> dict[str, Any]:
+        assert self._lines is not None
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            self._kill()
+            raise RunnerFailure("hang", f"no {what} within {timeout:.0f} s",
+                                self._stderr_tail()) from None
+        if line is None:
+            code = self._proc.wait() if self._proc else None
+            self._proc = None
+            raise RunnerFailure("crash", f"exited with code {code} before sending the {what}",
+                                self._stderr_tail())
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            self._kill()
+            raise RunnerFailure("garbage", f"not JSON where the {what} was due: {line[:200]!r}",
+                                self._stderr_tail()) from None
+        if not isinstance(doc, dict):
+            self._kill()
+            raise RunnerFailure("garbage", f"{what} is not a JSON object: {line[:200]!r}")
+        return doc
+
+    def _stderr_tail(self) -> str:
+        return "\n".join(list(self._stderr)[-40:])
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            self._start()
+        assert self._info is not None
+        return self._info
+
+    def run(self, plan: dict[str, Any]) -> Observation:
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(plan) + "\n")
+            self._proc.stdin.flush()
+        except OSError as e:
+            self._kill()
+            raise RunnerFailure("crash", f"cannot send the plan: {e}", self._stderr_tail()) from e
+        doc = self._read(deadline_s(plan), "observation")
+        try:
+            return decode(doc, plan)
+        except ProtocolError as e:
+            self._kill()
+            raise RunnerFailure("garbage", str(e), self._stderr_tail()) from e
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.stdin:
+                self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None

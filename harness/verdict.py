@@ -1,0 +1,174 @@
+"""Verdicts: compare what was built and observed with what the manifest expects.
+
+Judging is strict by default: every field of every step is compared, and a field the manifest
+leaves out means "nothing" (no stdout, no stderr, no host calls, no results). Each difference
+becomes a `Problem` naming the manifest line, so a failure reads as expected-vs-observed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+
+from harness import values
+from harness.build import BuildResult
+from harness.manifest import Expect, Manifest, Step, TextExpect
+from harness.observation import Observation, StepObservation
+
+VERDICTS = ("pass", "fail", "error", "skip", "xfail", "xpass")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One difference between expectation and observation."""
+
+    where: str
+    line: int | None
+    expected: str
+    observed: str
+
+    def render(self) -> str:
+        at = f" (manifest line {self.line})" if self.line else ""
+        exp, obs = self.expected, self.observed
+        if "\n" in exp or "\n" in obs:
+            diff = "\n".join(difflib.unified_diff(exp.splitlines(), obs.splitlines(),
+                                                  "expected", "observed", lineterm="", n=2))
+            return f"{self.where}{at}:\n{_indent(diff)}"
+        return f"{self.where}{at}:\n    expected: {exp}\n    observed: {obs}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"where": self.where, "line": self.line, "expected": self.expected,
+                "observed": self.observed}
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+def _shown(data: str, limit: int = 4000) -> str:
+    return data if len(data) <= limit else data[:limit] + f"\n… ({len(data) - limit} more chars)"
+
+
+# -- build -------------------------------------------------------------------------------------
+
+
+def judge_build(m: Manifest, b: BuildResult) -> list[Problem]:
+    """Problems with the build itself (outcome, diagnostics, output)."""
+    exp = m.build
+    line = m.build_line or m.line
+    if b.outcome != exp.outcome:
+        got = f"{b.outcome}\n{_shown(b.output.strip())}" if b.output.strip() else b.outcome
+        return [Problem("build outcome", line, exp.outcome, got)]
+    problems: list[Problem] = []
+    if exp.outcome == "error":
+        observed = list(b.diagnostics)
+        unmatched = [str(d) for d in observed]
+        for d in exp.diagnostics:
+            hit = next((o for o in observed if d.matches(o.file, o.line, o.message)), None)
+            if hit is None:
+                problems.append(Problem("build diagnostic", line, str(d),
+                                        "\n".join(unmatched) or "(no positioned diagnostics)"))
+            else:
+                observed.remove(hit)
+        if not problems and observed:
+            problems.append(Problem("build diagnostics", line, "\n".join(map(str, exp.diagnostics)),
+                                    "\n".join(map(str, b.diagnostics)) + "\n(extra diagnostics)"))
+    if not exp.output.matches(b.output):
+        problems.append(Problem("build output", line, str(exp.output), _shown(b.output)))
+    return problems
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+def judge_run(m: Manifest, obs: Observation) -> list[Problem]:
+    """Problems with the module's load, its export section and each script step."""
+    if m.load == "invalid":
+        if obs.load_ok:
+            return [Problem("module load", m.module_line or m.line, "the engine refuses the module",
+                            "the module loaded")]
+        return []
+    if not obs.load_ok:
+        return [Problem("module load", m.module_line or m.line, "the module loads", obs.load_message)]
+    problems = judge_exports(m, obs)
+    for step, got in zip(m.steps, obs.steps, strict=True):
+        problems.extend(judge_step(step, got))
+    return problems
+
+
+def judge_exports(m: Manifest, obs: Observation) -> list[Problem]:
+    if m.exports is None:
+        return []
+    if obs.exports is None:
+        return [Problem("exports", m.module_line or m.line, "the export section", "the engine reported none")]
+    problems = []
+    for name in sorted(set(m.exports) | set(obs.exports)):
+        want, got = m.exports.get(name), obs.exports.get(name)
+        if want != got:
+            problems.append(Problem(f"export {name!r}", m.module_line or m.line,
+                                    str(want) if want else "(no such export)",
+                                    str(got) if got else "(missing)"))
+    return problems
+
+
+def judge_step(step: Step, got: StepObservation) -> list[Problem]:
+    e = step.expect
+    where = f"step {step.index} (call {step.call})"
+    problems = []
+    want_outcome = _outcome_text(e)
+    if got.outcome != e.outcome or (e.outcome == "trap" and got.trap != e.trap) or (
+        e.outcome == "exit" and got.code != e.exit
+    ):
+        observed = got.summary() + (f"\n{_shown(got.message)}" if got.message else "")
+        problems.append(Problem(f"{where} outcome", step.line, want_outcome, observed))
+    elif e.outcome == "ok" and not values.match_all(e.returns, got.results):
+        problems.append(Problem(f"{where} results", step.line,
+                                "(" + ", ".join(map(str, e.returns)) + ")",
+                                "(" + ", ".join(map(str, got.results)) + ")"))
+    problems += _stream(f"{where} stdout", step.line, e.stdout, got.stdout)
+    problems += _stream(f"{where} stderr", step.line, e.stderr, got.stderr)
+    if e.trace is not None and tuple(e.trace) != got.trace:
+        problems.append(Problem(f"{where} host-call trace", step.line,
+                                "\n".join(e.trace) or "(no host calls)",
+                                "\n".join(got.trace) or "(no host calls)"))
+    if e.duration_min_ms is not None and got.duration_ms < e.duration_min_ms:
+        problems.append(Problem(f"{where} duration", step.line, f">= {e.duration_min_ms} ms",
+                                f"{got.duration_ms:.1f} ms"))
+    if e.duration_max_ms is not None and got.duration_ms > e.duration_max_ms:
+        problems.append(Problem(f"{where} duration", step.line, f"<= {e.duration_max_ms} ms",
+                                f"{got.duration_ms:.1f} ms"))
+    return problems
+
+
+def _outcome_text(e: Expect) -> str:
+    if e.outcome == "trap":
+        return f"trapped: {e.trap}"
+    if e.outcome == "exit":
+        return f"exited with code {e.exit}"
+    return "returned (" + ", ".join(map(str, e.returns)) + ")"
+
+
+def _stream(where: str, line: int | None, want: TextExpect, data: bytes) -> list[Problem]:
+    text = _text(data)
+    if want.matches(text):
+        return []
+    if want.kind == "exact":
+        return [Problem(where, line, json.dumps(want.text) if "\n" not in want.text.rstrip("\n")
+                        else want.text, json.dumps(text) if "\n" not in text.rstrip("\n")
+                        else _shown(text))]
+    return [Problem(where, line, str(want), _shown(text) or "(empty)")]
+
+
+def judge(m: Manifest, b: BuildResult, obs: Observation | None) -> list[Problem]:
+    """All problems for one (case, engine, toolchain): build first, then the run."""
+    problems = judge_build(m, b)
+    if problems or not m.runs:
+        return problems
+    if obs is None:
+        raise ValueError("a case whose build succeeds needs an observation")
+    return judge_run(m, obs)

@@ -1,0 +1,1 @@
+"""Readers and renderers of results files."""

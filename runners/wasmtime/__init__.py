@@ -1,0 +1,1 @@
+"""wasmtime (wasmtime-py, in a runner process)."""

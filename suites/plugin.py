@@ -1,0 +1,339 @@
+"""The pytest plugin: manifests become test items, one per (case, engine, toolchain).
+
+Item ids read ``manifests/<area>/<case>.yaml::<engine>::<toolchain>``. A manifest that fails to
+load still yields its items, each failing with the file, line and problem, so nothing else is
+lost. Builds start in parallel as soon as collection ends; items wait for their own build.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from threading import RLock
+from typing import Any
+
+import pytest
+
+from harness import engines, expectations, results
+from harness.build import BuildPool, BuildResult
+from harness.build import build as run_build
+from harness.manifest import MANIFEST_DIR, Manifest, ManifestError, case_id
+from harness.manifest import load as load_manifest
+from harness.plan import make_plan
+from harness.runner import REPO, EngineUnavailable, Runner, RunnerFailure
+from harness.toolchains import DEFAULT as DEFAULT_GO
+from harness.toolchains import Toolchain, ToolchainUnavailable, resolve
+from harness.verdict import Problem, judge
+from harness.yamlsrc import YamlError
+
+DEFAULT_RESULTS = REPO / "reports" / "out" / "results.jsonl"
+TOOLCHAIN_EXPECTATIONS = MANIFEST_DIR / "toolchain-expectations.yaml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("wasmexport", "Go //go:wasmexport conformance")
+    g.addoption("--engine", default=engines.DEFAULT,
+                help="engines to run, comma-separated, or 'all' (default: wasmtime)")
+    g.addoption("--go", default=DEFAULT_GO,
+                help=f"Go toolchains, comma-separated: release names (go1.24.3) or 'system' "
+                     f"for the go on PATH (default: {DEFAULT_GO})")
+    g.addoption("--results", default=str(DEFAULT_RESULTS),
+                help="JSON-lines results file, one record per verdict "
+                     "(default: reports/out/results.jsonl)")
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+class CaseFailure(Exception):
+    """A verdict other than pass/skip/xfail: its text is the whole failure report."""
+
+
+class State:
+    """Everything shared by the items of one pytest session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        names = _split(config.getoption("engine"))
+        self.engines = engines.known() if names == ["all"] else names
+        for name in self.engines:
+            engines.adapter(name)  # an unknown name is a usage error: fail now, say which
+        self.toolchains = _split(config.getoption("go"))
+        self.labels = {name: _label(name) for name in self.toolchains}
+        self.results_path = Path(config.getoption("results"))
+        self.pool = BuildPool()
+        self._tc: dict[str, Future[Toolchain]] = {}
+        self._builds: dict[tuple[str, str], Future[BuildResult]] = {}
+        self._runners: dict[str, Runner | EngineUnavailable] = {}
+        self._expect: dict[str, tuple[expectations.Divergence, ...]] = {}
+        self._writer: results.ResultsWriter | None = None
+        self._lock = RLock()
+
+    # toolchains and builds run in the pool, in parallel with the items
+    def toolchain(self, requested: str) -> Future[Toolchain]:
+        with self._lock:
+            if requested not in self._tc:
+                self._tc[requested] = self.pool._pool.submit(resolve, requested)
+            return self._tc[requested]
+
+    def build(self, m: Manifest, requested: str) -> Future[BuildResult]:
+        key = (str(m.path), requested)
+        with self._lock:
+            fut = self._builds.get(key)
+            if fut is None:
+                tc_future = self.toolchain(requested)
+                fut = self.pool._pool.submit(lambda: run_build(m, tc_future.result()))
+                self._builds[key] = fut
+            return fut
+
+    def runner(self, engine: str) -> Runner:
+        if engine not in self._runners:
+            try:
+                self._runners[engine] = engines.adapter(engine).make_runner()
+            except EngineUnavailable as e:
+                self._runners[engine] = e
+        got = self._runners[engine]
+        if isinstance(got, EngineUnavailable):
+            raise got
+        return got
+
+    def capabilities(self, engine: str) -> frozenset[str]:
+        return frozenset(engines.adapter(engine).CAPABILITIES)
+
+    def divergences(self, source: str) -> tuple[expectations.Divergence, ...]:
+        if source not in self._expect:
+            path = TOOLCHAIN_EXPECTATIONS if source == "go" else engines.expectations_file(source)
+            self._expect[source] = expectations.load(path, source)
+        return self._expect[source]
+
+    def record(self, doc: dict[str, Any]) -> None:
+        if self._writer is None:
+            self._writer = results.ResultsWriter(self.results_path, {
+                "suite_commit": results.suite_commit(REPO), "engines": self.engines,
+                "toolchains": self.toolchains,
+            })
+        self._writer.record(doc)
+
+    def close(self) -> None:
+        for r in self._runners.values():
+            if not isinstance(r, EngineUnavailable):
+                r.close()
+        self.pool.close()
+        if self._writer is not None:
+            self._writer.close()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self._writer.counts) if self._writer else {}
+
+
+def _label(requested: str) -> str:
+    """The toolchain part of an item id: the release, also for `system` when it can be found."""
+    if requested != "system":
+        return requested
+    try:
+        return resolve("system").name
+    except ToolchainUnavailable:
+        return "system"
+
+
+_STATE = pytest.StashKey[State]()
+
+
+def state(config: pytest.Config) -> State:
+    if _STATE not in config.stash:
+        config.stash[_STATE] = State(config)
+    return config.stash[_STATE]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    try:
+        rel = file_path.resolve().relative_to(MANIFEST_DIR)
+    except ValueError:
+        return None
+    if len(rel.parts) < 2:  # files directly in manifests/ are not cases
+        return None
+    return ManifestFile.from_parent(parent, path=file_path)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start every needed build now, in parallel, before the first item runs."""
+    for item in session.items:
+        if isinstance(item, CaseItem) and item.manifest is not None and _in_range(item):
+            state(session.config).build(item.manifest, item.toolchain)
+
+
+def _in_range(item: CaseItem) -> bool:
+    assert item.manifest is not None
+    label = item.label
+    try:
+        from harness.versions import parse_release
+
+        return item.manifest.go.contains(parse_release(label))
+    except ValueError:
+        return True
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _STATE not in config.stash:
+        return
+    st = config.stash[_STATE]
+    if st.counts:
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(st.counts.items()))
+        terminalreporter.write_sep("-", "wasmexport conformance")
+        terminalreporter.write_line(f"verdicts: {counts}")
+        terminalreporter.write_line(f"results: {st.results_path}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STATE in config.stash:
+        config.stash[_STATE].close()
+
+
+class ManifestFile(pytest.File):
+    def collect(self) -> Iterator[CaseItem]:
+        st = state(self.config)
+        manifest: Manifest | None = None
+        error: YamlError | None = None
+        try:
+            manifest = load_manifest(self.path)
+        except YamlError as e:
+            error = e
+        for engine in st.engines:
+            for tc in st.toolchains:
+                yield CaseItem.from_parent(self, name=f"{engine}::{st.labels[tc]}", engine=engine,
+                                           toolchain=tc, label=st.labels[tc], manifest=manifest,
+                                           error=error)
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, engine: str, toolchain: str, label: str, manifest: Manifest | None,
+                 error: YamlError | None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.engine, self.toolchain, self.label = engine, toolchain, label
+        self.manifest, self.error = manifest, error
+        self.case = manifest.id if manifest else case_id(self.path)
+
+    def rerun(self) -> str:
+        return (f"python -m pytest {shlex.quote(self.nodeid)} --engine {self.engine} "
+                f"--go {self.toolchain}")
+
+    def runtest(self) -> None:
+        st = state(self.config)
+        started = time.monotonic()
+        rec: dict[str, Any] = {"case": self.case, "engine": self.engine, "engine_version": None,
+                               "toolchain": self.label, "toolchain_requested": self.toolchain}
+
+        def finish(verdict: str, reason: str = "", problems: list[Problem] | None = None,
+                   **extra: Any) -> None:
+            rec.update(verdict=verdict, reason=reason, duration_s=round(time.monotonic() - started, 4),
+                       rerun=self.rerun(), problems=[p.as_dict() for p in problems or []], **extra)
+            st.record(rec)
+
+        if self.error is not None:
+            finish("error", str(self.error))
+            raise CaseFailure(f"{self.error}\nFix the manifest; every other case still runs.")
+        m = self.manifest
+        assert m is not None
+        rec.update(area=m.area, title=m.title, refs=list(m.refs), path=str(m.path.relative_to(REPO))
+                   if m.path.is_relative_to(REPO) else str(m.path))
+        try:
+            tc = st.toolchain(self.toolchain).result()
+        except ToolchainUnavailable as e:
+            finish("skip", f"toolchain {self.toolchain} unavailable: {e}")
+            pytest.skip(f"toolchain {self.toolchain} unavailable: {e}")
+        rec["toolchain"] = tc.name
+        if not m.go.contains(tc.version):
+            finish("skip", f"{tc.name} is outside the case's range {m.go}")
+            pytest.skip(f"{tc.name} is outside the case's range {m.go}")
+        missing = sorted(m.requires - st.capabilities(self.engine)) if m.runs else []
+        if missing:
+            finish("skip", f"{self.engine} lacks capability: {', '.join(missing)}")
+            pytest.skip(f"{self.engine} lacks capability: {', '.join(missing)}")
+        b = st.build(m, self.toolchain).result()
+        rec["build"] = {"outcome": b.outcome, "cached": b.cached, "sha256": b.sha256,
+                        "duration_s": round(b.duration_s, 3)}
+        obs = None
+        if b.outcome == "ok" and m.runs:
+            try:
+                runner = st.runner(self.engine)
+                rec["engine_version"] = runner.info().version
+                plan = make_plan(self.nodeid, m, b)
+                obs = runner.run(plan)
+            except EngineUnavailable as e:
+                finish("skip", f"engine {self.engine} unavailable: {e}")
+                pytest.skip(f"engine {self.engine} unavailable: {e}")
+            except RunnerFailure as e:
+                finish("error", str(e))
+                raise CaseFailure(self._report("ERROR", [], str(e))) from None
+            rec["observed"] = _observed(obs)
+        problems = judge(m, b, obs)
+        known = (expectations.find(st.divergences(self.engine), m.id, tc.version)
+                 or expectations.find(st.divergences("go"), m.id, tc.version))
+        if known is not None:
+            rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
+        if problems and known is not None:
+            finish("xfail", known.describe(), problems)
+            pytest.xfail(f"known divergence ({known.source}): {known.describe()}")
+        if problems:
+            finish("fail", "", problems)
+            raise CaseFailure(self._report("FAIL", problems))
+        if known is not None:
+            finish("xpass", f"listed as a divergence but passed: {known.describe()}")
+            raise CaseFailure(self._report(
+                "XPASS", [], f"listed in the {known.source} expectations (line {known.line}) as "
+                f"{known.describe()}, but it passed: remove the entry"))
+        finish("pass")
+
+    def _report(self, verdict: str, problems: list[Problem], text: str = "") -> str:
+        m = self.manifest
+        assert m is not None
+        lines = [f"{verdict} {m.id} on {self.engine} with {self.label}: {m.title}",
+                 f"  manifest: {m.path}"]
+        for p in problems:
+            lines.append(p.render())
+            lines.extend(_excerpt(m.path, p.line))
+        if text:
+            lines.append(text)
+        lines.append(f"rerun: {self.rerun()}")
+        return "\n".join(lines)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.case} [{self.engine}, {self.label}]"
+
+
+def _excerpt(path: Path, line: int | None, context: int = 3) -> list[str]:
+    """The author's own YAML around `line`, numbered (Tavern-style)."""
+    if not line:
+        return []
+    try:
+        src = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    lo, hi = max(1, line), min(len(src), line + context)
+    return [f"    {n:4d} | {src[n - 1]}" for n in range(lo, hi + 1)]
+
+
+def _observed(obs: Any) -> dict[str, Any]:
+    """A compact, JSON-ready copy of the observation for the results file."""
+    return {
+        "load_ok": obs.load_ok,
+        "load_message": obs.load_message[:2000],
+        "exports": {k: str(v) for k, v in (obs.exports or {}).items()},
+        "steps": [{"outcome": s.outcome, "summary": s.summary(),
+                   "stdout": s.stdout.decode("utf-8", "backslashreplace")[:4000],
+                   "stderr": s.stderr.decode("utf-8", "backslashreplace")[:4000],
+                   "trace": list(s.trace), "duration_ms": round(s.duration_ms, 3)}
+                  for s in obs.steps],
+    }
