@@ -17,7 +17,7 @@ from typing import Any, Literal
 import jsonschema
 
 from harness import values
-from harness.values import Value, ValuePattern, ValType
+from harness.values import ValType, Value, ValuePattern
 from harness.versions import ALL_RELEASES, VersionRange
 from harness.yamlsrc import YamlError, dotted, line_at
 from harness.yamlsrc import load as load_yaml
@@ -239,7 +239,10 @@ def case_id(path: Path, root: Path = MANIFEST_DIR) -> str:
 
 def load(path: Path, root: Path = MANIFEST_DIR) -> Manifest:
     """Read, validate and model one manifest; raises ManifestError naming file, line and field."""
-    doc = load_yaml(path)
+    try:
+        doc = load_yaml(path)
+    except YamlError as e:
+        raise ManifestError(e.path, e.line, e.message) from e
     if not isinstance(doc, dict):
         raise ManifestError(path, 1, "a manifest is a YAML mapping (title, refs, program, ...)")
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
@@ -254,6 +257,8 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "oneOf" and err.context:
         best = jsonschema.exceptions.best_match(err.context)
         return f"{best.message} (see manifests/schema.json {'/'.join(map(str, err.schema_path))})"
+    if err.validator == "pattern" and err.schema.get("description"):
+        return f"{err.instance!r} is not valid here: {err.schema['description']}"
     if err.validator == "additionalProperties":
         return f"{err.message}; the allowed fields are in manifests/schema.json"
     return err.message

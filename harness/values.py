@@ -27,7 +27,7 @@ _WIDTH = {"i32": 32, "i64": 64, "f32": 32, "f64": 64}
 _CANONICAL_NAN = {"f32": 0x7FC00000, "f64": 0x7FF8000000000000}
 
 
-class ValueError_(ValueError):  # noqa: N801 - a ValueError that names the bad spelling
+class ValueError_(ValueError):
     """A value spelled in a way this module does not accept."""
 
 

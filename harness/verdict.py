@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from harness import values
 from harness.build import BuildResult
+from harness.expectations import Divergence
 from harness.manifest import Expect, Manifest, Step, TextExpect
 from harness.observation import Observation, StepObservation
 
@@ -172,3 +173,17 @@ def judge(m: Manifest, b: BuildResult, obs: Observation | None) -> list[Problem]
     if obs is None:
         raise ValueError("a case whose build succeeds needs an observation")
     return judge_run(m, obs)
+
+
+def decide(problems: list[Problem], known: Divergence | None) -> tuple[str, str]:
+    """The verdict and its reason, given the problems and any listed divergence.
+
+    A listed divergence turns a failure into ``xfail``; a listed case that passes is ``xpass``,
+    which fails the run so the list cannot go stale.
+    """
+    if problems:
+        return ("xfail", known.describe()) if known else ("fail", "")
+    if known:
+        return "xpass", (f"listed in the {known.source} expectations (line {known.line}) as "
+                         f"{known.describe()}, but it passed: remove the entry")
+    return "pass", ""

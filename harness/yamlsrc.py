@@ -24,6 +24,7 @@ class YamlError(Exception):
 
 class LineDict(dict[str, Any]):
     line: int = 0
+    key_lines: dict[Any, int]
 
 
 class LineList(list[Any]):
@@ -45,6 +46,7 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
         seen[key] = key_node.start_mark.line + 1
     out = LineDict(loader.construct_mapping(node, deep=True))
     out.line = node.start_mark.line + 1
+    out.key_lines = seen
     return out
 
 
@@ -65,7 +67,7 @@ def load(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as e:
         raise YamlError(path, None, f"cannot read: {e}") from e
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -80,10 +82,11 @@ def line_at(doc: Any, path: Sequence[str | int]) -> int | None:
     node = doc
     for key in path:
         try:
-            node = node[key]
+            child = node[key]
         except (KeyError, IndexError, TypeError):
             break
-        line = getattr(node, "line", None) or line
+        line = getattr(node, "key_lines", {}).get(key) or getattr(child, "line", None) or line
+        node = child
     return line
 
 

@@ -20,13 +20,13 @@ import pytest
 from harness import engines, expectations, results
 from harness.build import BuildPool, BuildResult
 from harness.build import build as run_build
-from harness.manifest import MANIFEST_DIR, Manifest, ManifestError, case_id
+from harness.manifest import MANIFEST_DIR, Manifest, case_id
 from harness.manifest import load as load_manifest
 from harness.plan import make_plan
 from harness.runner import REPO, EngineUnavailable, Runner, RunnerFailure
 from harness.toolchains import DEFAULT as DEFAULT_GO
 from harness.toolchains import Toolchain, ToolchainUnavailable, resolve
-from harness.verdict import Problem, judge
+from harness.verdict import Problem, decide, judge
 from harness.yamlsrc import YamlError
 
 DEFAULT_RESULTS = REPO / "reports" / "out" / "results.jsonl"
@@ -278,18 +278,14 @@ class CaseItem(pytest.Item):
                  or expectations.find(st.divergences("go"), m.id, tc.version))
         if known is not None:
             rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
-        if problems and known is not None:
-            finish("xfail", known.describe(), problems)
-            pytest.xfail(f"known divergence ({known.source}): {known.describe()}")
-        if problems:
-            finish("fail", "", problems)
+        verdict, reason = decide(problems, known)
+        finish(verdict, reason, problems)
+        if verdict == "xfail":
+            pytest.xfail(f"known divergence ({known.source if known else '?'}): {reason}")
+        if verdict == "fail":
             raise CaseFailure(self._report("FAIL", problems))
-        if known is not None:
-            finish("xpass", f"listed as a divergence but passed: {known.describe()}")
-            raise CaseFailure(self._report(
-                "XPASS", [], f"listed in the {known.source} expectations (line {known.line}) as "
-                f"{known.describe()}, but it passed: remove the entry"))
-        finish("pass")
+        if verdict == "xpass":
+            raise CaseFailure(self._report("XPASS", [], reason))
 
     def _report(self, verdict: str, problems: list[Problem], text: str = "") -> str:
         m = self.manifest

@@ -253,7 +253,7 @@ class Run:
 
             for op in spec["do"]:
                 if "call" in op:
-                    last = self._nested(caller, op["call"], [value(a) for a in op["args"]])
+                    last = self._nested(caller, op["call"], [value(a) for a in op.get("args", [])])
                 elif "read" in op:
                     ptr, n = value(op["read"]["ptr"])[1], value(op["read"]["len"])[1]
                     self.trace.append({"ev": "read", "hex": _memory(caller, ptr, n).hex()})

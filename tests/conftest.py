@@ -1,0 +1,70 @@
+"""Fixtures for the harness's own tests: WAT modules, a real wasmtime runner, manifest files."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wasmtime
+
+from harness.runner import RunnerProcess
+from runners.wasmtime import adapter
+
+
+@pytest.fixture(scope="session")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProcess]:
+    """One real wasmtime runner process for the whole test session."""
+    r = adapter.make_runner()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def wat(tmp_path: Path) -> Callable[[str], tuple[Path, str]]:
+    """Compile WAT text to a .wasm file; returns (path, sha256)."""
+
+    def make(text: str) -> tuple[Path, str]:
+        data = wasmtime.wat2wasm(textwrap.dedent(text))
+        sha = hashlib.sha256(data).hexdigest()
+        path = tmp_path / f"{sha[:12]}.wasm"
+        path.write_bytes(data)
+        return path, sha
+
+    return make
+
+
+@pytest.fixture
+def plan_for() -> Callable[..., dict[str, Any]]:
+    """A protocol plan for a module with the given steps and imports."""
+    counter = iter(range(1_000_000))
+
+    def make(module: tuple[Path, str], steps: list[dict[str, Any]],
+             imports: list[dict[str, Any]] | None = None, **wasi: Any) -> dict[str, Any]:
+        path, sha = module
+        return {
+            "type": "plan", "protocol": 1, "id": f"test-{next(counter)}",
+            "module": {"path": str(path), "sha256": sha},
+            "wasi": {"args": wasi.get("args", ["t.wasm"]), "env": wasi.get("env", [])},
+            "limits": {"memory_bytes": 64 << 20},
+            "imports": imports or [],
+            "steps": [{"args": [], "timeout_ms": 5000, **s} for s in steps],
+        }
+
+    return make
+
+
+@pytest.fixture
+def manifest_file(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a manifest under a temporary manifests/<area>/ tree."""
+
+    def make(text: str, name: str = "area/case.yaml") -> Path:
+        path = tmp_path / "manifests" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return make

@@ -1,0 +1,99 @@
+"""Manifests: bad input is refused with file, line and field; every shipped manifest loads."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import manifest
+from harness.manifest import MANIFEST_DIR, ManifestError
+
+GOOD = """\
+title: A valid reactor case for the loader tests
+refs: [https://example.invalid/spec]
+program:
+  mode: reactor
+  files: {main.go: "package main\\nfunc main() {}\\n"}
+module:
+  exports:
+    _initialize: () -> ()
+    add: (i32, i32) -> i32
+    memory: memory
+script:
+  - call: _initialize
+  - call: add
+    args: [{i32: 1}, {i32: 2}]
+    expect: {returns: [{i32: 3}]}
+"""
+
+
+def error_of(manifest_file, text: str) -> ManifestError:
+    path = manifest_file(text)
+    with pytest.raises(ManifestError) as info:
+        manifest.load(path)
+    assert str(path) in str(info.value)
+    return info.value
+
+
+def test_the_good_manifest_loads(manifest_file):
+    m = manifest.load(manifest_file(GOOD), root=manifest_file(GOOD).parent.parent)
+    assert m.id == "area/case" and m.area == "area"
+    assert [s.call for s in m.steps] == ["_initialize", "add"]
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    (GOOD.replace("mode: reactor", "mode: reactr"), 4, "program.mode"),
+    (GOOD.replace("    expect: {returns: [{i32: 3}]}", "    expect: {returns: [{i32: 3}], trap: unreachable}"),
+     15, "script[1].expect"),
+    (GOOD.replace("args: [{i32: 1}, {i32: 2}]", "args: [{i32: 1}, {i64: 2}]"), 14, "takes (i32, i32)"),
+    (GOOD.replace("  - call: add", "  - call: sub"), 13, "'sub' is not a function"),
+    (GOOD.replace("{i32: 3}", "{i32: 4294967296}"), 15, "does not fit"),
+    (GOOD.replace("{i32: 3}", "{i64: 3}"), 15, "returns (i32)"),
+    (GOOD.replace("add: (i32, i32) -> i32", "add: (i32, int) -> i32"), 9, "module.exports.add"),
+    (GOOD.replace("refs: [https://example.invalid/spec]\n", ""), 1, "'refs' is a required"),
+    (GOOD + "colour: blue\n", 1, "colour"),
+    (GOOD.replace("    memory: memory\n", "    memory: memory\n    add: () -> ()\n"), 11, "duplicate key 'add'"),
+    (GOOD.replace("  mode: reactor", "  mode: [reactor"), 5, "expected ','"),
+    (GOOD.replace("module:\n  exports:\n    _initialize: () -> ()\n    add: (i32, i32) -> i32\n"
+                  "    memory: memory\n", ""), 1, "module.exports"),
+])
+def test_bad_manifests_name_the_line_and_field(manifest_file, text, line, words):
+    err = error_of(manifest_file, text)
+    if line is not None:
+        assert err.line == line, str(err)
+    assert words in str(err)
+
+
+def test_an_f32_that_is_not_exact_must_be_given_as_bits(manifest_file):
+    err = error_of(manifest_file, GOOD.replace("add: (i32, i32) -> i32", "add: (f32) -> f32")
+                   .replace("[{i32: 1}, {i32: 2}]", "[{f32: 0.1}]").replace("{i32: 3}", "{f32: 1}"))
+    assert "0x bits" in str(err)
+
+
+def test_unreadable_yaml_is_a_manifest_error_with_a_line(manifest_file):
+    err = error_of(manifest_file, "title: [unclosed\n")
+    assert err.line is not None
+
+
+# -- the repository's own manifests -----------------------------------------------------------
+
+SHIPPED = sorted(p for p in MANIFEST_DIR.glob("*/*.yaml"))
+
+
+def test_there_are_cases():
+    assert len(SHIPPED) >= 30
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(MANIFEST_DIR).as_posix())
+def test_shipped_manifest_is_valid(path):
+    m = manifest.load(path)
+    assert m.refs and all(r.startswith(("http://", "https://")) for r in m.refs)
+    if m.mode == "reactor" and m.exports is not None:
+        assert "_initialize" in m.exports and "_start" not in m.exports or m.load == "invalid"
+    if m.mode == "command" and m.exports is not None:
+        assert "_start" in m.exports or m.load == "invalid"
+
+
+def test_case_ids_are_unique_and_stable():
+    ids = [manifest.case_id(p) for p in SHIPPED]
+    assert len(ids) == len(set(ids))
+    assert all(i == i.lower() and " " not in i for i in ids)
