@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import jsonschema
 
-from harness import values
+from harness import trace, values
 from harness.values import ValType, Value, ValuePattern
 from harness.versions import ALL_RELEASES, VersionRange
 from harness.yamlsrc import YamlError, dotted, line_at
@@ -75,8 +75,8 @@ def _types(text: str | None) -> tuple[ValType, ...]:
     if not text:
         return ()
     out = []
-    for part in text.split(","):
-        part = part.strip()
+    for raw in text.split(","):
+        part = raw.strip()
         if part not in values.VAL_TYPES:
             raise ValueError(f"unknown value type {part!r}")
         out.append(part)
@@ -316,13 +316,15 @@ class _Builder:
 
     def _files(self, files: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         out = []
-        for name, body in sorted(files.items()):
-            if isinstance(body, dict):
-                src = self.path.parent / body["path"]
+        for name, spec in sorted(files.items()):
+            if isinstance(spec, dict):
+                src = self.path.parent / spec["path"]
                 try:
                     body = src.read_text(encoding="utf-8")
                 except OSError as e:
                     raise self.fail(["program", "files", name], f"cannot read {src}: {e}") from e
+            else:
+                body = spec
             out.append((name, body))
         return tuple(out)
 
@@ -436,8 +438,6 @@ class _Builder:
 
     def _trace_event(self, at: list[str | int], ev: dict[str, Any]) -> str:
         """Normalise a manifest trace event to the canonical one-line form (see trace.py)."""
-        from harness import trace
-
         try:
             return trace.from_manifest(ev)
         except ValueError as e:

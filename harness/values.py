@@ -17,6 +17,7 @@ Three spellings exist and this module converts between them:
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -122,6 +123,8 @@ def from_manifest(doc: Any) -> Value:
             raise ValueError_(f"{t} bit pattern {raw} is wider than {width} bits")
         return Value(t, bits)
     if t in ("i32", "i64"):
+        if isinstance(raw, str) and re.fullmatch(r"-?[0-9]+", raw.strip()):
+            raw = int(raw)
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise ValueError_(f"{t} value {raw!r} must be an integer or a 0x bit pattern")
         if not -(1 << (width - 1)) <= raw < (1 << width):

@@ -11,6 +11,7 @@ import shlex
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from threading import RLock
 from typing import Any
@@ -27,6 +28,7 @@ from harness.runner import REPO, EngineUnavailable, Runner, RunnerFailure
 from harness.toolchains import DEFAULT as DEFAULT_GO
 from harness.toolchains import Toolchain, ToolchainUnavailable, resolve
 from harness.verdict import Problem, decide, judge
+from harness.versions import parse_release
 from harness.yamlsrc import YamlError
 
 DEFAULT_RESULTS = REPO / "reports" / "out" / "results.jsonl"
@@ -51,6 +53,17 @@ def _split(value: str) -> list[str]:
 
 class CaseFailure(Exception):
     """A verdict other than pass/skip/xfail: its text is the whole failure report."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict of one item, with what the record and the failure report need."""
+
+    verdict: str
+    reason: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    text: str = ""  # extra lines for the failure report
+    report: str = ""  # a complete failure report, replacing the usual one
 
 
 class State:
@@ -150,14 +163,19 @@ def state(config: pytest.Config) -> State:
     return config.stash[_STATE]
 
 
+def manifest_root(path: Path) -> Path | None:
+    """The nearest enclosing directory named ``manifests``: case ids are relative to it."""
+    for parent in path.resolve().parents:
+        if parent.name == "manifests":
+            return parent
+    return None
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in (".yaml", ".yml"):
         return None
-    try:
-        rel = file_path.resolve().relative_to(MANIFEST_DIR)
-    except ValueError:
-        return None
-    if len(rel.parts) < 2:  # files directly in manifests/ are not cases
+    root = manifest_root(file_path)
+    if root is None or file_path.resolve().parent == root:  # files beside the areas: not cases
         return None
     return ManifestFile.from_parent(parent, path=file_path)
 
@@ -173,8 +191,6 @@ def _in_range(item: CaseItem) -> bool:
     assert item.manifest is not None
     label = item.label
     try:
-        from harness.versions import parse_release
-
         return item.manifest.go.contains(parse_release(label))
     except ValueError:
         return True
@@ -202,7 +218,7 @@ class ManifestFile(pytest.File):
         manifest: Manifest | None = None
         error: YamlError | None = None
         try:
-            manifest = load_manifest(self.path)
+            manifest = load_manifest(self.path, root=manifest_root(self.path) or MANIFEST_DIR)
         except YamlError as e:
             error = e
         for engine in st.engines:
@@ -218,7 +234,8 @@ class CaseItem(pytest.Item):
         super().__init__(**kw)
         self.engine, self.toolchain, self.label = engine, toolchain, label
         self.manifest, self.error = manifest, error
-        self.case = manifest.id if manifest else case_id(self.path)
+        self.case = manifest.id if manifest else case_id(
+            self.path, manifest_root(self.path) or MANIFEST_DIR)
 
     def rerun(self) -> str:
         return (f"python -m pytest {shlex.quote(self.nodeid)} --engine {self.engine} "
@@ -229,33 +246,41 @@ class CaseItem(pytest.Item):
         started = time.monotonic()
         rec: dict[str, Any] = {"case": self.case, "engine": self.engine, "engine_version": None,
                                "toolchain": self.label, "toolchain_requested": self.toolchain}
-
-        def finish(verdict: str, reason: str = "", problems: list[Problem] | None = None,
-                   **extra: Any) -> None:
-            rec.update(verdict=verdict, reason=reason, duration_s=round(time.monotonic() - started, 4),
-                       rerun=self.rerun(), problems=[p.as_dict() for p in problems or []], **extra)
+        try:
+            out = self._evaluate(st, rec)
+        except Exception as e:  # a harness bug: record it, then let pytest show the traceback
+            out = Outcome("error", f"harness error: {type(e).__name__}: {e}")
+            raise
+        finally:
+            rec.update(verdict=out.verdict, reason=out.reason,
+                       duration_s=round(time.monotonic() - started, 4), rerun=self.rerun(),
+                       problems=[p.as_dict() for p in out.problems])
             st.record(rec)
+        if out.verdict == "skip":
+            pytest.skip(out.reason)
+        if out.verdict == "xfail":
+            pytest.xfail(f"known divergence: {out.reason}")
+        if out.verdict != "pass":
+            raise CaseFailure(out.report or self._report(out))
 
+    def _evaluate(self, st: State, rec: dict[str, Any]) -> Outcome:
+        """Build, run and judge this item; every result is an Outcome, nothing is raised."""
         if self.error is not None:
-            finish("error", str(self.error))
-            raise CaseFailure(f"{self.error}\nFix the manifest; every other case still runs.")
+            return Outcome("error", str(self.error),
+                           report=f"{self.error}\nFix the manifest; every other case still runs.")
         m = self.manifest
         assert m is not None
-        rec.update(area=m.area, title=m.title, refs=list(m.refs), path=str(m.path.relative_to(REPO))
-                   if m.path.is_relative_to(REPO) else str(m.path))
+        rec.update(area=m.area, title=m.title, refs=list(m.refs), path=_display(m.path))
         try:
             tc = st.toolchain(self.toolchain).result()
         except ToolchainUnavailable as e:
-            finish("skip", f"toolchain {self.toolchain} unavailable: {e}")
-            pytest.skip(f"toolchain {self.toolchain} unavailable: {e}")
+            return Outcome("skip", f"toolchain {self.toolchain} unavailable: {e}")
         rec["toolchain"] = tc.name
         if not m.go.contains(tc.version):
-            finish("skip", f"{tc.name} is outside the case's range {m.go}")
-            pytest.skip(f"{tc.name} is outside the case's range {m.go}")
+            return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
         missing = sorted(m.requires - st.capabilities(self.engine)) if m.runs else []
         if missing:
-            finish("skip", f"{self.engine} lacks capability: {', '.join(missing)}")
-            pytest.skip(f"{self.engine} lacks capability: {', '.join(missing)}")
+            return Outcome("skip", f"{self.engine} lacks capability: {', '.join(missing)}")
         b = st.build(m, self.toolchain).result()
         rec["build"] = {"outcome": b.outcome, "cached": b.cached, "sha256": b.sha256,
                         "duration_s": round(b.duration_s, 3)}
@@ -264,14 +289,11 @@ class CaseItem(pytest.Item):
             try:
                 runner = st.runner(self.engine)
                 rec["engine_version"] = runner.info().version
-                plan = make_plan(self.nodeid, m, b)
-                obs = runner.run(plan)
+                obs = runner.run(make_plan(self.nodeid, m, b))
             except EngineUnavailable as e:
-                finish("skip", f"engine {self.engine} unavailable: {e}")
-                pytest.skip(f"engine {self.engine} unavailable: {e}")
+                return Outcome("skip", f"engine {self.engine} unavailable: {e}")
             except RunnerFailure as e:
-                finish("error", str(e))
-                raise CaseFailure(self._report("ERROR", [], str(e))) from None
+                return Outcome("error", str(e), text=str(e))
             rec["observed"] = _observed(obs)
         problems = judge(m, b, obs)
         known = (expectations.find(st.divergences(self.engine), m.id, tc.version)
@@ -279,24 +301,18 @@ class CaseItem(pytest.Item):
         if known is not None:
             rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
         verdict, reason = decide(problems, known)
-        finish(verdict, reason, problems)
-        if verdict == "xfail":
-            pytest.xfail(f"known divergence ({known.source if known else '?'}): {reason}")
-        if verdict == "fail":
-            raise CaseFailure(self._report("FAIL", problems))
-        if verdict == "xpass":
-            raise CaseFailure(self._report("XPASS", [], reason))
+        return Outcome(verdict, reason, problems, text=reason if verdict == "xpass" else "")
 
-    def _report(self, verdict: str, problems: list[Problem], text: str = "") -> str:
+    def _report(self, out: Outcome) -> str:
         m = self.manifest
         assert m is not None
-        lines = [f"{verdict} {m.id} on {self.engine} with {self.label}: {m.title}",
+        lines = [f"{out.verdict.upper()} {m.id} on {self.engine} with {self.label}: {m.title}",
                  f"  manifest: {m.path}"]
-        for p in problems:
+        for p in out.problems:
             lines.append(p.render())
             lines.extend(_excerpt(m.path, p.line))
-        if text:
-            lines.append(text)
+        if out.text:
+            lines.append(out.text)
         lines.append(f"rerun: {self.rerun()}")
         return "\n".join(lines)
 
@@ -319,6 +335,10 @@ def _excerpt(path: Path, line: int | None, context: int = 3) -> list[str]:
         return []
     lo, hi = max(1, line), min(len(src), line + context)
     return [f"    {n:4d} | {src[n - 1]}" for n in range(lo, hi + 1)]
+
+
+def _display(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def _observed(obs: Any) -> dict[str, Any]:

@@ -42,8 +42,8 @@ def test_the_good_manifest_loads(manifest_file):
 
 @pytest.mark.parametrize(("text", "line", "words"), [
     (GOOD.replace("mode: reactor", "mode: reactr"), 4, "program.mode"),
-    (GOOD.replace("    expect: {returns: [{i32: 3}]}", "    expect: {returns: [{i32: 3}], trap: unreachable}"),
-     15, "script[1].expect"),
+    (GOOD.replace("    expect: {returns: [{i32: 3}]}",
+                  "    expect: {returns: [{i32: 3}], trap: unreachable}"), 15, "script[1].expect"),
     (GOOD.replace("args: [{i32: 1}, {i32: 2}]", "args: [{i32: 1}, {i64: 2}]"), 14, "takes (i32, i32)"),
     (GOOD.replace("  - call: add", "  - call: sub"), 13, "'sub' is not a function"),
     (GOOD.replace("{i32: 3}", "{i32: 4294967296}"), 15, "does not fit"),
@@ -51,7 +51,8 @@ def test_the_good_manifest_loads(manifest_file):
     (GOOD.replace("add: (i32, i32) -> i32", "add: (i32, int) -> i32"), 9, "module.exports.add"),
     (GOOD.replace("refs: [https://example.invalid/spec]\n", ""), 1, "'refs' is a required"),
     (GOOD + "colour: blue\n", 1, "colour"),
-    (GOOD.replace("    memory: memory\n", "    memory: memory\n    add: () -> ()\n"), 11, "duplicate key 'add'"),
+    (GOOD.replace("    memory: memory\n", "    memory: memory\n    add: () -> ()\n"), 11,
+     "duplicate key 'add'"),
     (GOOD.replace("  mode: reactor", "  mode: [reactor"), 5, "expected ','"),
     (GOOD.replace("module:\n  exports:\n    _initialize: () -> ()\n    add: (i32, i32) -> i32\n"
                   "    memory: memory\n", ""), 1, "module.exports"),
@@ -88,7 +89,7 @@ def test_shipped_manifest_is_valid(path):
     m = manifest.load(path)
     assert m.refs and all(r.startswith(("http://", "https://")) for r in m.refs)
     if m.mode == "reactor" and m.exports is not None:
-        assert "_initialize" in m.exports and "_start" not in m.exports or m.load == "invalid"
+        assert ("_initialize" in m.exports and "_start" not in m.exports) or m.load == "invalid"
     if m.mode == "command" and m.exports is not None:
         assert "_start" in m.exports or m.load == "invalid"
 

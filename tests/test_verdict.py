@@ -13,7 +13,7 @@ from harness.build import BuildResult, Diagnostic
 from harness.expectations import Divergence
 from harness.observation import Observation, StepObservation
 from harness.values import Value
-from harness.verdict import decide, judge
+from harness.verdict import Problem, decide, judge
 from harness.versions import ALL_RELEASES
 
 CASE = """
@@ -173,8 +173,6 @@ def test_listed_divergences_make_xfail_and_stale_entries_xpass():
 
 
 def judge_dummy():
-    from harness.verdict import Problem
-
     return [Problem("step 0", 1, "a", "b")]
 
 

@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -175,8 +176,6 @@ class Engine:
 
 
 def wasmtime_version() -> str:
-    from importlib.metadata import version
-
     return version("wasmtime")
 
 

@@ -1,0 +1,105 @@
+"""The pytest plugin end to end, in a scratch project (pytester): ids, bad manifests, results."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+VALID = """
+title: A case that cannot build here because of its toolchain range
+refs: [https://example.invalid/spec]
+go: ">=9.0"
+program:
+  mode: reactor
+  files: {main.go: "package main\\nfunc main() {}\\n"}
+module:
+  exports: {_initialize: () -> (), memory: memory}
+script:
+  - call: _initialize
+"""
+
+BROKEN = """
+title: A manifest with a typo in its trap kind
+refs: [https://example.invalid/spec]
+program:
+  mode: reactor
+  files: {main.go: "package main\\nfunc main() {}\\n"}
+module:
+  exports: {_initialize: () -> (), memory: memory}
+script:
+  - call: _initialize
+    expect: {trap: unreachble}
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+                          "pytest_plugins = ['suites.plugin']\n")
+    for name, text in {"area/valid.yaml": VALID, "area/broken.yaml": BROKEN}.items():
+        path = pytester.path / "manifests" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    (pytester.path / "manifests" / "not-a-case.yaml").write_text("- just: data\n")
+    return pytester
+
+
+def fake_go(project: pytest.Pytester) -> str:
+    """A `go` on PATH that reports a release, so `--go system` resolves without a toolchain."""
+    bin_dir = project.path / "bin"
+    bin_dir.mkdir()
+    go = bin_dir / "go"
+    go.write_text('#!/bin/sh\nif [ "$1" = env ]; then echo go1.26.1; else echo "go version go1.26.1 '
+                  'linux/amd64"; fi\n')
+    go.chmod(0o755)
+    return str(bin_dir)
+
+
+def test_a_broken_manifest_fails_alone_and_results_keep_every_verdict(project, monkeypatch):
+    monkeypatch.setenv("PATH", fake_go(project) + ":" + __import__("os").environ["PATH"])
+    results = project.path / "out.jsonl"
+    res = project.runpytest("manifests", "--go", "system", "--results", str(results), "-v")
+    res.stdout.fnmatch_lines([
+        "*manifests/area/broken.yaml::wasmtime::go1.26.1 FAILED*",
+        "*manifests/area/valid.yaml::wasmtime::go1.26.1 SKIPPED*",
+    ])
+    res.stdout.fnmatch_lines(["*broken.yaml:11: script[[]0].expect.trap: 'unreachble' is not one of*"])
+    res.assert_outcomes(failed=1, skipped=1)
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert [x["type"] for x in lines] == ["header", "result", "result", "footer"]
+    by_case = {x["case"]: x for x in lines if x["type"] == "result"}
+    assert by_case["area/broken"]["verdict"] == "error"
+    assert by_case["area/valid"]["verdict"] == "skip"
+    assert "outside the case's range" in by_case["area/valid"]["reason"]
+    for rec in by_case.values():
+        assert {"case", "engine", "toolchain", "verdict", "duration_s", "rerun"} <= set(rec)
+        assert rec["rerun"].startswith("python -m pytest manifests/area/")
+
+
+def test_an_unavailable_toolchain_skips_with_the_reason(project, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    res = project.runpytest("manifests/area/valid.yaml", "--go", "system", "-rs")
+    res.assert_outcomes(skipped=1)
+    res.stdout.fnmatch_lines(["*toolchain system unavailable: no `go` on PATH*"])
+
+
+def test_an_unknown_engine_is_a_usage_error(project):
+    res = project.runpytest("manifests", "--engine", "nosuch")
+    assert res.ret != 0
+    res.stdout.fnmatch_lines(["*unknown engine 'nosuch'; known: *wasmtime*"]) if res.stdout.lines \
+        else res.stderr.fnmatch_lines(["*unknown engine 'nosuch'*"])
+
+
+def test_items_multiply_by_engine_and_toolchain(project):
+    res = project.runpytest("manifests", "--collect-only", "-q", "--go", "go1.24.3,go1.25.5")
+    res.stdout.fnmatch_lines(["manifests/area/broken.yaml::wasmtime::go1.24.3",
+                              "manifests/area/broken.yaml::wasmtime::go1.25.5",
+                              "manifests/area/valid.yaml::wasmtime::go1.24.3",
+                              "manifests/area/valid.yaml::wasmtime::go1.25.5"])
