@@ -8,6 +8,7 @@ plain equality and a diff is readable.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from harness import values
@@ -51,18 +52,42 @@ def from_protocol(ev: Any) -> str:
     return f"write {int(ev['len'])}"
 
 
+def _manifest_vals(docs: list[Any]) -> str:
+    """Values as in `_vals`, where ``{i32: "*"}`` stands for any i32 (e.g. a guest pointer)."""
+    parts = []
+    for doc in docs:
+        if isinstance(doc, dict) and len(doc) == 1 and list(doc.values()) == ["*"]:
+            t = next(iter(doc))
+            if t not in values.VAL_TYPES:
+                raise ValueError(f"unknown value type {t!r}")
+            parts.append(f"{t}:*")
+        else:
+            parts.append(str(values.from_manifest(doc)))
+    return "(" + ", ".join(parts) + ")"
+
+
+def matches(expected: str, observed: str) -> bool:
+    """Whether an observed event is the expected one; ``t:*`` in `expected` matches any t value."""
+    if "*" not in expected:
+        return expected == observed
+    pattern = re.escape(expected)
+    for t in values.VAL_TYPES:
+        pattern = pattern.replace(re.escape(f"{t}:*"), rf"{t}:[^,()]+(?: \(0x[0-9a-f]+\))?")
+    return re.fullmatch(pattern, observed) is not None
+
+
 def from_manifest(ev: dict[str, Any]) -> str:
     """Canonical form of a manifest trace event such as ``{import: host.f, args: [{i32: 1}]}``."""
     keys = set(ev)
     if keys <= {"import", "args"} and "import" in keys:
-        return f"import {ev['import']}{_vals([values.from_manifest(a) for a in ev.get('args', [])])}"
+        return f"import {ev['import']}{_manifest_vals(ev.get('args', []))}"
     if keys <= {"export", "args"} and "export" in keys:
-        return f"export {ev['export']}{_vals([values.from_manifest(a) for a in ev.get('args', [])])}"
+        return f"export {ev['export']}{_manifest_vals(ev.get('args', []))}"
     if len(keys) != 1:
         raise ValueError(f"a trace event has one kind, got {sorted(keys)}")
     ((kind, body),) = ev.items()
     if kind in ("import_return", "export_return"):
-        return f"{kind} {_vals([values.from_manifest(a) for a in body])}"
+        return f"{kind} {_manifest_vals(body)}"
     if kind == "export_trap":
         return f"export_trap {body}"
     if kind == "export_exit":

@@ -179,3 +179,17 @@ def judge_dummy():
 def test_stdout_is_compared_as_bytes_decoded_strictly(case):
     obs = with_step(good_observation(case), 1, stdout=base64.b64decode("YWRkZWQK") + b"\xff")
     assert judge(case, OK_BUILD, obs)
+
+
+def test_wildcard_trace_values_match_any_value_of_their_type_only(manifest_file):
+    text = CASE.replace("trace: [{import: host.log, args: [{i32: 5}]}, {import_return: []}]",
+                        "trace: [{import: host.log, args: [{i32: '*'}]}, {import_return: []}]")
+    m = manifest.load(manifest_file(text))
+    obs = good_observation(m)
+    assert judge(m, OK_BUILD, obs) == []
+    assert judge(m, OK_BUILD, with_step(obs, 1, trace=("import host.log(i32:-7)", "import_return ()"))) == []
+    for wrong in (("import host.log(i64:5)", "import_return ()"),
+                  ("import host.other(i32:5)", "import_return ()"),
+                  ("import host.log(i32:5, i32:6)", "import_return ()"),
+                  ("import host.log(i32:5)",)):
+        assert judge(m, OK_BUILD, with_step(obs, 1, trace=wrong)), wrong
