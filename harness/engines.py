@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
+import shlex
 from pathlib import Path
 from types import ModuleType
 
-from harness.runner import REPO
+from harness.runner import REPO, Runner, RunnerProcess
 
 DEFAULT = "wasmtime"
 
@@ -21,6 +23,20 @@ def adapter(name: str) -> ModuleType:
     if name not in known():
         raise KeyError(f"unknown engine {name!r}; known: {', '.join(known())}")
     return importlib.import_module(f"runners.{name}.adapter")
+
+
+def override_variable(name: str) -> str:
+    return f"WASMEXPORT_RUNNER_{name.upper()}"
+
+
+def make_runner(name: str) -> Runner:
+    """The engine's runner; ``WASMEXPORT_RUNNER_<NAME>`` (a command line) replaces it, e.g. to
+    put a patched engine, or a deliberately broken one, behind the same adapter."""
+    override = os.environ.get(override_variable(name))
+    if override:
+        return RunnerProcess(name, shlex.split(override))
+    runner: Runner = adapter(name).make_runner()
+    return runner
 
 
 def expectations_file(name: str) -> Path:

@@ -106,7 +106,7 @@ class State:
     def runner(self, engine: str) -> Runner:
         if engine not in self._runners:
             try:
-                self._runners[engine] = engines.adapter(engine).make_runner()
+                self._runners[engine] = engines.make_runner(engine)
             except EngineUnavailable as e:
                 self._runners[engine] = e
         got = self._runners[engine]

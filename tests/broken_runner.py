@@ -1,0 +1,57 @@
+"""The real wasmtime runner with one deliberate defect, to prove the suite catches broken engines.
+
+``python tests/broken_runner.py MODE``; modes: ``flip-result`` (every i32 result + 1),
+``extra-stdout`` (a stray line on stdout in every step), ``no-trap`` (traps reported as returns),
+``exit-code`` (every exit code + 1), ``drop-export`` (the last export is not reported),
+``quiet-nan`` (f32 results quieted, as a host holding floats as doubles would).
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import cachedir
+from runners.wasmtime import host
+
+
+def mutate(mode: str, obs: dict[str, Any]) -> None:
+    if mode == "drop-export" and obs.get("exports"):
+        obs["exports"] = obs["exports"][:-1]
+    for step in obs.get("steps", []):
+        if mode == "flip-result":
+            for v in step.get("results", []):
+                if v["t"] == "i32":
+                    v["v"] = str((int(v["v"]) + 1 + (1 << 31)) % (1 << 32) - (1 << 31))
+        elif mode == "extra-stdout":
+            step["stdout_b64"] = base64.b64encode(
+                base64.b64decode(step["stdout_b64"]) + b"stray\n").decode()
+        elif mode == "no-trap" and step["outcome"] == "trap":
+            step.update(outcome="ok", results=[])
+        elif mode == "exit-code" and step["outcome"] == "exit":
+            step["code"] += 1
+        elif mode == "quiet-nan":
+            for v in step.get("results", []):
+                if v["t"] == "f32":
+                    v["v"] = f"0x{int(v['v'], 16) | 0x00400000:08x}"
+
+
+def main() -> int:
+    mode = sys.argv[1]
+    execute = host.Run.execute
+
+    def broken(self: host.Run) -> dict[str, Any]:
+        obs = execute(self)
+        mutate(mode, obs)
+        return obs
+
+    host.Run.execute = broken  # type: ignore[method-assign]
+    return host.serve(cachedir.sub("compiled"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

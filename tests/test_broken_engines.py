@@ -1,0 +1,50 @@
+"""End to end: real Go builds on a deliberately broken wasmtime must FAIL, case by case.
+
+These build real cases with the pinned Go release (fetched from PyPI into the cache on first
+use), so they are the slowest of the suite's own tests.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+BROKEN = Path(__file__).with_name("broken_runner.py")
+
+# (mode, a case the defect must break, the field the failure names)
+DEFECTS = [
+    ("flip-result", "types/int32-min-max", "results"),
+    ("extra-stdout", "goroutines/spawn-then-yield", "stdout"),
+    ("no-trap", "lifecycle/before-initialize", "outcome"),
+    ("exit-code", "failures/os-exit-command", "outcome"),
+    ("drop-export", "module-shape/reactor-export-section", "export"),
+    ("quiet-nan", "types/float32-nan-payload", "results"),
+]
+
+
+@pytest.mark.parametrize(("mode", "case", "field"), DEFECTS, ids=[d[0] for d in DEFECTS])
+def test_a_broken_engine_fails_the_case(pytester, monkeypatch, tmp_path, mode, case, field):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("WASMEXPORT_RUNNER_WASMTIME", f"{sys.executable} {BROKEN} {mode}")
+    results = tmp_path / "r.jsonl"
+    res = pytester.runpytest_subprocess(f"manifests/{case}.yaml", "--results", str(results),
+                                        "-p", "no:cacheprovider", "--rootdir", str(REPO))
+    assert res.ret == 1, res.stdout.str()
+    (rec,) = [json.loads(x) for x in results.read_text().splitlines() if '"result"' in x]
+    assert rec["verdict"] == "fail"
+    assert any(field in p["where"] for p in rec["problems"]), rec["problems"]
+
+
+def test_the_same_cases_pass_on_the_real_engine(pytester, monkeypatch, tmp_path):
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("WASMEXPORT_RUNNER_WASMTIME", raising=False)
+    res = pytester.runpytest_subprocess(*(f"manifests/{c}.yaml" for _, c, _ in DEFECTS),
+                                        "--results", str(tmp_path / "r.jsonl"),
+                                        "-p", "no:cacheprovider", "--rootdir", str(REPO))
+    res.assert_outcomes(passed=len(DEFECTS))
