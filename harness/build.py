@@ -2,8 +2,8 @@
 
 The key is a hash of everything that can change the output: the files, the build mode, the
 flags, the environment the harness sets and the toolchain's ``go version`` line. A hit (module or
-remembered failure) costs a file read; a warm re-run builds nothing. `BuildPool` runs builds in
-parallel threads (each build is a `go` process) and shares one GOCACHE.
+remembered failure) costs a file read; a warm re-run builds nothing. Builds are safe to run in
+parallel threads (each is a `go` process; they share one GOCACHE; results land by atomic rename).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from threading import Lock
 from typing import Literal
 
 from harness import cachedir
@@ -174,25 +172,3 @@ def build(m: Manifest, tc: Toolchain) -> BuildResult:
     if hit is None:
         raise RuntimeError(f"build cache entry {where} vanished")
     return BuildResult(**{**hit.__dict__, "cached": False, "duration_s": duration})
-
-
-class BuildPool:
-    """Parallel builds with one future per distinct key, so each build happens once per run."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2,
-                                        thread_name_prefix="go-build")
-        self._futures: dict[tuple[str, str], Future[BuildResult]] = {}
-        self._lock = Lock()
-
-    def submit(self, m: Manifest, tc: Toolchain) -> Future[BuildResult]:
-        ident = (str(m.path), tc.version_line)
-        with self._lock:
-            fut = self._futures.get(ident)
-            if fut is None:
-                fut = self._pool.submit(build, m, tc)
-                self._futures[ident] = fut
-            return fut
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -36,7 +36,7 @@ def _validator() -> jsonschema.protocols.Validator:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
 # -- the model ---------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def _types(text: str | None) -> tuple[ValType, ...]:
         if part not in values.VAL_TYPES:
             raise ValueError(f"unknown value type {part!r}")
         out.append(part)
-    return tuple(out)  # type: ignore[arg-type]
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -257,8 +257,9 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "oneOf" and err.context:
         best = jsonschema.exceptions.best_match(err.context)
         return f"{best.message} (see manifests/schema.json {'/'.join(map(str, err.schema_path))})"
-    if err.validator == "pattern" and err.schema.get("description"):
-        return f"{err.instance!r} is not valid here: {err.schema['description']}"
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    if err.validator == "pattern" and schema.get("description"):
+        return f"{err.instance!r} is not valid here: {schema['description']}"
     if err.validator == "additionalProperties":
         return f"{err.message}; the allowed fields are in manifests/schema.json"
     return err.message
@@ -464,7 +465,7 @@ class _Builder:
                     raise self.fail([*at, "return", j], f"param {x['param']} is not {t}")
             proto = {"module": module, "name": name, "params": list(params),
                      "results": list(results), "do": ops, "return": ret}
-            out.append(HostFunction(module, name, params, results, proto))  # type: ignore[arg-type]
+            out.append(HostFunction(module, name, params, results, proto))
         return tuple(out)
 
     def _op(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from harness import trace, values
@@ -70,25 +70,25 @@ def _step(doc: Any) -> StepObservation:
         raise ProtocolError(f"a step observation must be an object, got {doc!r}")
     outcome = doc.get("outcome")
     try:
-        common = {
-            "stdout": _b64(doc, "stdout_b64"),
-            "stderr": _b64(doc, "stderr_b64"),
-            "trace": tuple(trace.from_protocol(ev) for ev in doc.get("trace", [])),
-            "duration_ms": float(doc.get("duration_ms", 0.0)),
-            "message": str(doc.get("message", "")),
-        }
+        base = StepObservation(
+            "ok",
+            stdout=_b64(doc, "stdout_b64"),
+            stderr=_b64(doc, "stderr_b64"),
+            trace=tuple(trace.from_protocol(ev) for ev in doc.get("trace", [])),
+            duration_ms=float(doc.get("duration_ms", 0.0)),
+            message=str(doc.get("message", "")),
+        )
         if outcome == "ok":
-            return StepObservation("ok", tuple(values.from_protocol(v) for v in doc["results"]),
-                                   **common)
+            return replace(base, results=tuple(values.from_protocol(v) for v in doc["results"]))
         if outcome == "trap":
             kind = doc["trap"]
             if kind not in TRAP_KINDS:
                 raise ProtocolError(f"unknown trap kind {kind!r}")
-            return StepObservation("trap", trap=kind, **common)
+            return replace(base, outcome="trap", trap=kind)
         if outcome == "exit":
-            return StepObservation("exit", code=int(doc["code"]), **common)
+            return replace(base, outcome="exit", code=int(doc["code"]))
         if outcome == "error":
-            return StepObservation("error", **common)
+            return replace(base, outcome="error")
     except (KeyError, TypeError, ValueError) as e:
         raise ProtocolError(f"malformed step observation {doc!r}: {e}") from e
     raise ProtocolError(f"unknown step outcome {outcome!r}")

@@ -32,4 +32,5 @@ def make_plan(plan_id: str, m: Manifest, build: BuildResult) -> dict[str, Any]:
 
 def deadline_s(plan: dict[str, Any], compile_allowance_s: float = 60.0) -> float:
     """How long a runner may take for the whole plan before it counts as hung."""
-    return compile_allowance_s + sum(s["timeout_ms"] for s in plan["steps"]) / 1000 * 1.5
+    total_ms = sum(int(s["timeout_ms"]) for s in plan["steps"])
+    return compile_allowance_s + total_ms / 1000 * 1.5

@@ -44,7 +44,7 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
                 None, None, f"duplicate key {key!r} (first at line {seen[key]})", key_node.start_mark
             )
         seen[key] = key_node.start_mark.line + 1
-    out = LineDict(loader.construct_mapping(node, deep=True))
+    out = LineDict(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
     out.line = node.start_mark.line + 1
     out.key_lines = seen
     return out

@@ -7,10 +7,11 @@ lost. Builds start in parallel as soon as collection ends; items wait for their 
 
 from __future__ import annotations
 
+import os
 import shlex
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import RLock
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness import engines, expectations, results
-from harness.build import BuildPool, BuildResult
+from harness.build import BuildResult
 from harness.build import build as run_build
 from harness.manifest import MANIFEST_DIR, Manifest, case_id
 from harness.manifest import load as load_manifest
@@ -78,7 +79,7 @@ class State:
         self.toolchains = _split(config.getoption("go"))
         self.labels = {name: _label(name) for name in self.toolchains}
         self.results_path = Path(config.getoption("results"))
-        self.pool = BuildPool()
+        self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="build")
         self._tc: dict[str, Future[Toolchain]] = {}
         self._builds: dict[tuple[str, str], Future[BuildResult]] = {}
         self._runners: dict[str, Runner | EngineUnavailable] = {}
@@ -90,7 +91,7 @@ class State:
     def toolchain(self, requested: str) -> Future[Toolchain]:
         with self._lock:
             if requested not in self._tc:
-                self._tc[requested] = self.pool._pool.submit(resolve, requested)
+                self._tc[requested] = self.pool.submit(resolve, requested)
             return self._tc[requested]
 
     def build(self, m: Manifest, requested: str) -> Future[BuildResult]:
@@ -99,7 +100,7 @@ class State:
             fut = self._builds.get(key)
             if fut is None:
                 tc_future = self.toolchain(requested)
-                fut = self.pool._pool.submit(lambda: run_build(m, tc_future.result()))
+                fut = self.pool.submit(lambda: run_build(m, tc_future.result()))
                 self._builds[key] = fut
             return fut
 
@@ -135,7 +136,7 @@ class State:
         for r in self._runners.values():
             if not isinstance(r, EngineUnavailable):
                 r.close()
-        self.pool.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
         if self._writer is not None:
             self._writer.close()
 

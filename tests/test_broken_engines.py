@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from harness import cachedir
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+CACHE = str(cachedir.root())  # pytester moves HOME: keep the shared cache (toolchains, builds)
 BROKEN = Path(__file__).with_name("broken_runner.py")
 
 # (mode, a case the defect must break, the field the failure names)
@@ -31,6 +34,7 @@ DEFECTS = [
 @pytest.mark.parametrize(("mode", "case", "field"), DEFECTS, ids=[d[0] for d in DEFECTS])
 def test_a_broken_engine_fails_the_case(pytester, monkeypatch, tmp_path, mode, case, field):
     monkeypatch.chdir(REPO)
+    monkeypatch.setenv(cachedir.ENV, CACHE)
     monkeypatch.setenv("WASMEXPORT_RUNNER_WASMTIME", f"{sys.executable} {BROKEN} {mode}")
     results = tmp_path / "r.jsonl"
     res = pytester.runpytest_subprocess(f"manifests/{case}.yaml", "--results", str(results),
@@ -43,6 +47,7 @@ def test_a_broken_engine_fails_the_case(pytester, monkeypatch, tmp_path, mode, c
 
 def test_the_same_cases_pass_on_the_real_engine(pytester, monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
+    monkeypatch.setenv(cachedir.ENV, CACHE)
     monkeypatch.delenv("WASMEXPORT_RUNNER_WASMTIME", raising=False)
     res = pytester.runpytest_subprocess(*(f"manifests/{c}.yaml" for _, c, _ in DEFECTS),
                                         "--results", str(tmp_path / "r.jsonl"),

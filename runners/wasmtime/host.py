@@ -59,7 +59,7 @@ class HostTrap(Exception):
 
 
 def decode(v: dict[str, str]) -> Raw:
-    t = v["t"]
+    t = str(v["t"])
     n = int(v["v"], 16) if t in ("f32", "f64") else int(v["v"], 10)
     return t, n & _MASK[t]
 
@@ -111,7 +111,7 @@ def call_exact(store: Any, func: wasmtime.Func, args: list[Raw]) -> list[Raw]:
     n, m = len(args), len(ty.results)
     params = (ffi.wasmtime_val_t * max(n, 1))()
     for i, (t, bits) in enumerate(args):
-        params[i].kind = _KIND[t]
+        params[i].kind = _KIND[t]  # type: ignore[assignment]
         if t in ("i32", "f32"):
             params[i].of.i32 = _signed(bits, 32)
         else:
@@ -124,7 +124,7 @@ def call_exact(store: Any, func: wasmtime.Func, args: list[Raw]) -> list[Raw]:
             raise wasmtime.WasmtimeError._from_ptr(error)
     out = []
     for i in range(m):
-        t = _NAME[results[i].kind]
+        t = _NAME[int(results[i].kind)]
         raw = results[i].of.i32 if t in ("i32", "f32") else results[i].of.i64
         out.append((t, raw & _MASK[t]))
     return out
@@ -243,11 +243,11 @@ class Run:
 
             def value(x: dict[str, Any]) -> Raw:
                 if "param" in x:
-                    return params[x["param"]]
+                    return params[int(x["param"])]
                 if "result" in x:
                     if x["result"] >= len(last):
                         raise HostTrap(f"{name}: result {x['result']} of the last call is missing")
-                    return last[x["result"]]
+                    return last[int(x["result"])]
                 return decode(x["value"])
 
             for op in spec["do"]:
