@@ -115,6 +115,13 @@ class State:
             raise got
         return got
 
+    def engine_version(self, engine: str) -> str | None:
+        """The engine's version if its runner can be started, else None."""
+        try:
+            return self.runner(engine).info().version
+        except (EngineUnavailable, RunnerFailure):
+            return None
+
     def capabilities(self, engine: str) -> frozenset[str]:
         return frozenset(engines.adapter(engine).CAPABILITIES)
 
@@ -240,7 +247,7 @@ class CaseItem(pytest.Item):
 
     def rerun(self) -> str:
         return (f"python -m pytest {shlex.quote(self.nodeid)} --engine {self.engine} "
-                f"--go {self.toolchain}")
+                f"--go {self.toolchain} --results reports/out/rerun.jsonl")
 
     def runtest(self) -> None:
         st = state(self.config)
@@ -286,7 +293,9 @@ class CaseItem(pytest.Item):
         rec["build"] = {"outcome": b.outcome, "cached": b.cached, "sha256": b.sha256,
                         "duration_s": round(b.duration_s, 3)}
         obs = None
-        if b.outcome == "ok" and m.runs:
+        if b.outcome != "ok" or not m.runs:  # judged on the build alone
+            rec["engine_version"] = st.engine_version(self.engine)
+        else:
             try:
                 runner = st.runner(self.engine)
                 rec["engine_version"] = runner.info().version

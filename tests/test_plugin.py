@@ -85,13 +85,15 @@ def test_a_broken_manifest_fails_alone_and_results_keep_every_verdict(project, m
 
 def test_an_unavailable_toolchain_skips_with_the_reason(project, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    res = project.runpytest("manifests/area/valid.yaml", "--go", "system", "-rs")
+    res = project.runpytest("manifests/area/valid.yaml", "--go", "system", "-rs",
+                            "--results", str(project.path / "r.jsonl"))
     res.assert_outcomes(skipped=1)
     res.stdout.fnmatch_lines(["*toolchain system unavailable: no `go` on PATH*"])
 
 
 def test_an_unknown_engine_is_a_usage_error(project):
-    res = project.runpytest("manifests", "--engine", "nosuch")
+    res = project.runpytest("manifests", "--engine", "nosuch", "--results",
+                            str(project.path / "r.jsonl"))
     assert res.ret != 0
     res.stdout.fnmatch_lines(["*unknown engine 'nosuch'; known: *wasmtime*"]) if res.stdout.lines \
         else res.stderr.fnmatch_lines(["*unknown engine 'nosuch'*"])
