@@ -122,9 +122,6 @@ class State:
         except (EngineUnavailable, RunnerFailure):
             return None
 
-    def capabilities(self, engine: str) -> frozenset[str]:
-        return frozenset(engines.adapter(engine).CAPABILITIES)
-
     def divergences(self, source: str) -> tuple[expectations.Divergence, ...]:
         if source not in self._expect:
             path = TOOLCHAIN_EXPECTATIONS if source == "go" else engines.expectations_file(source)
@@ -225,25 +222,25 @@ class ManifestFile(pytest.File):
         st = state(self.config)
         manifest: Manifest | None = None
         error: YamlError | None = None
+        root = manifest_root(self.path) or MANIFEST_DIR
         try:
-            manifest = load_manifest(self.path, root=manifest_root(self.path) or MANIFEST_DIR)
+            manifest = load_manifest(self.path, root=root)
         except YamlError as e:
             error = e
         for engine in st.engines:
             for tc in st.toolchains:
                 yield CaseItem.from_parent(self, name=f"{engine}::{st.labels[tc]}", engine=engine,
                                            toolchain=tc, label=st.labels[tc], manifest=manifest,
-                                           error=error)
+                                           error=error, case=case_id(self.path, root))
 
 
 class CaseItem(pytest.Item):
     def __init__(self, *, engine: str, toolchain: str, label: str, manifest: Manifest | None,
-                 error: YamlError | None, **kw: Any) -> None:
+                 error: YamlError | None, case: str, **kw: Any) -> None:
         super().__init__(**kw)
         self.engine, self.toolchain, self.label = engine, toolchain, label
         self.manifest, self.error = manifest, error
-        self.case = manifest.id if manifest else case_id(
-            self.path, manifest_root(self.path) or MANIFEST_DIR)
+        self.case = case
 
     def rerun(self) -> str:
         return (f"python -m pytest {shlex.quote(self.nodeid)} --engine {self.engine} "
@@ -286,22 +283,28 @@ class CaseItem(pytest.Item):
         rec["toolchain"] = tc.name
         if not m.go.contains(tc.version):
             return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
-        missing = sorted(m.requires - st.capabilities(self.engine)) if m.runs else []
-        if missing:
-            return Outcome("skip", f"{self.engine} lacks capability: {', '.join(missing)}")
+        runner: Runner | None = None
+        if m.runs:  # the runner's hello says what it can do: the one declaration of capabilities
+            try:
+                runner = st.runner(self.engine)
+                info = runner.info()
+            except EngineUnavailable as e:
+                return Outcome("skip", f"engine {self.engine} unavailable: {e}")
+            except RunnerFailure as e:
+                return Outcome("error", str(e), text=str(e))
+            rec["engine_version"] = info.version
+            missing = sorted(m.requires - info.capabilities)
+            if missing:
+                return Outcome("skip", f"{self.engine} lacks capability: {', '.join(missing)}")
+        else:  # judged on the build alone
+            rec["engine_version"] = st.engine_version(self.engine)
         b = st.build(m, self.toolchain).result()
         rec["build"] = {"outcome": b.outcome, "cached": b.cached, "sha256": b.sha256,
                         "duration_s": round(b.duration_s, 3)}
         obs = None
-        if b.outcome != "ok" or not m.runs:  # judged on the build alone
-            rec["engine_version"] = st.engine_version(self.engine)
-        else:
+        if runner is not None and b.outcome == "ok":
             try:
-                runner = st.runner(self.engine)
-                rec["engine_version"] = runner.info().version
                 obs = runner.run(make_plan(self.nodeid, m, b))
-            except EngineUnavailable as e:
-                return Outcome("skip", f"engine {self.engine} unavailable: {e}")
             except RunnerFailure as e:
                 return Outcome("error", str(e), text=str(e))
             rec["observed"] = _observed(obs)

@@ -1,4 +1,4 @@
-"""Adapter for wasmtime: how to start its runner and what it can do."""
+"""Adapter for wasmtime: how to start its runner (which declares its capabilities in its hello)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from harness.runner import EngineUnavailable, RunnerProcess
 
 NAME = "wasmtime"
 INSTALL = "python -m pip install 'wasmtime==50.0.1'"
-CAPABILITIES = frozenset({"host_imports", "command_mode", "exact_f32", "export_types",
-                          "memory_limit", "timeout"})
 
 
 def make_runner() -> RunnerProcess:
