@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import IO, Any
 
 SCHEMA = 1
+# Every verdict a record can carry, and those that make a run unclean. `disagree` belongs to the
+# agreement records (engine "agreement"): engines that ran the same case saw different things.
+VERDICTS = ("pass", "fail", "disagree", "error", "skip", "xfail", "xpass")
+FAILING = ("fail", "disagree", "error", "xpass")
 
 
 def suite_commit(repo: Path) -> str:

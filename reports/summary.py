@@ -2,7 +2,7 @@
 and every failure with its rerun command.
 
 ``python -m reports.summary reports/out/wasmtime.jsonl [--strict]``. With ``--strict`` the exit
-status is 1 when any verdict is fail, error or xpass, when nothing passed, when an engine or
+status is 1 when any verdict is fail, disagree, error or xpass, when nothing passed, when an engine or
 toolchain was unavailable, or when the run did not finish (no footer).
 """
 
@@ -14,10 +14,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.results import read
+from harness.results import FAILING, VERDICTS, read
 
-ORDER = ("pass", "fail", "error", "skip", "xfail", "xpass")
-BAD = ("fail", "error", "xpass")
+ORDER = VERDICTS
+BAD = FAILING
 
 
 def table(rows: dict[str, Counter[str]], title: str) -> list[str]:
@@ -48,7 +48,7 @@ def render(header: dict[str, Any], records: list[dict[str, Any]], footer: dict[s
         lines.append("known divergences (findings):")
         lines += [f"  {r['case']} [{r['engine']}, {r['toolchain']}]: {r['reason']}" for r in findings]
         lines.append("")
-    for verdict in ("fail", "error", "xpass"):
+    for verdict in BAD:
         bad = [r for r in records if r["verdict"] == verdict]
         if bad:
             lines.append(f"{verdict.upper()} ({len(bad)}):")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from harness import engines, expectations, results
+from harness import agreement, engines, expectations, results
 from harness.build import BuildResult
 from harness.build import build as run_build
 from harness.manifest import MANIFEST_DIR, Manifest, case_id
 from harness.manifest import load as load_manifest
+from harness.observation import Observation
 from harness.plan import make_plan
 from harness.runner import REPO, EngineUnavailable, Runner, RunnerFailure
 from harness.toolchains import DEFAULT as DEFAULT_GO
@@ -67,6 +69,16 @@ class Outcome:
     report: str = ""  # a complete failure report, replacing the usual one
 
 
+@dataclass(frozen=True)
+class Seen:
+    """One engine's observation of a (case, toolchain), kept for the agreement item."""
+
+    observation: Observation
+    verdict: str
+    capabilities: frozenset[str]
+    divergence: str | None  # the engine's own listed divergence for this case, if any
+
+
 class State:
     """Everything shared by the items of one pytest session."""
 
@@ -84,6 +96,8 @@ class State:
         self._builds: dict[tuple[str, str], Future[BuildResult]] = {}
         self._runners: dict[str, Runner | EngineUnavailable] = {}
         self._expect: dict[str, tuple[expectations.Divergence, ...]] = {}
+        # (case, toolchain label) -> engine -> what its item saw, for the agreement items
+        self.seen: dict[tuple[str, str], dict[str, Seen]] = defaultdict(dict)
         self._writer: results.ResultsWriter | None = None
         self._lock = RLock()
 
@@ -218,7 +232,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 class ManifestFile(pytest.File):
-    def collect(self) -> Iterator[CaseItem]:
+    def collect(self) -> Iterator[pytest.Item]:
         st = state(self.config)
         manifest: Manifest | None = None
         error: YamlError | None = None
@@ -227,11 +241,16 @@ class ManifestFile(pytest.File):
             manifest = load_manifest(self.path, root=root)
         except YamlError as e:
             error = e
-        for engine in st.engines:
-            for tc in st.toolchains:
+        case = case_id(self.path, root)
+        for tc in st.toolchains:
+            for engine in st.engines:
                 yield CaseItem.from_parent(self, name=f"{engine}::{st.labels[tc]}", engine=engine,
                                            toolchain=tc, label=st.labels[tc], manifest=manifest,
-                                           error=error, case=case_id(self.path, root))
+                                           error=error, case=case)
+            if len(st.engines) > 1 and manifest is not None and manifest.runs:
+                yield AgreementItem.from_parent(self, name=f"{AGREEMENT}::{st.labels[tc]}",
+                                                toolchain=tc, label=st.labels[tc],
+                                                manifest=manifest, case=case)
 
 
 class CaseItem(pytest.Item):
@@ -314,6 +333,10 @@ class CaseItem(pytest.Item):
         if known is not None:
             rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
         verdict, reason = decide(problems, known)
+        if obs is not None and runner is not None:
+            own = expectations.find(st.divergences(self.engine), m.id, tc.version)
+            st.seen[(self.case, self.label)][self.engine] = Seen(
+                obs, verdict, runner.info().capabilities, own.describe() if own else None)
         return Outcome(verdict, reason, problems, text=reason if verdict == "xpass" else "")
 
     def _report(self, out: Outcome) -> str:
@@ -336,6 +359,70 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.case} [{self.engine}, {self.label}]"
+
+
+AGREEMENT = "agreement"
+
+
+class AgreementItem(pytest.Item):
+    """Runs after every engine's item of one (case, toolchain): their observations must agree."""
+
+    def __init__(self, *, toolchain: str, label: str, manifest: Manifest, case: str,
+                 **kw: Any) -> None:
+        super().__init__(**kw)
+        self.toolchain, self.label, self.manifest, self.case = toolchain, label, manifest, case
+
+    def rerun(self) -> str:
+        st = state(self.config)
+        return (f"python -m pytest {shlex.quote(str(self.path))} -k {shlex.quote(self.label)} "
+                f"--engine {','.join(st.engines)} --go {self.toolchain} "
+                "--results reports/out/rerun.jsonl")
+
+    def runtest(self) -> None:
+        st = state(self.config)
+        m = self.manifest
+        seen = st.seen.get((self.case, self.label), {})
+        rec: dict[str, Any] = {"case": self.case, "engine": AGREEMENT, "engine_version": None,
+                               "toolchain": self.label, "toolchain_requested": self.toolchain,
+                               "area": m.area, "title": m.title, "refs": list(m.refs),
+                               "path": _display(m.path), "engines": sorted(seen),
+                               "rerun": self.rerun(), "problems": []}
+        verdict, reason, report = self._judge(seen, rec)
+        rec.update(verdict=verdict, reason=reason)
+        st.record(rec)
+        if verdict == "skip":
+            pytest.skip(reason)
+        if verdict == "xfail":
+            pytest.xfail(reason)
+        if verdict != "pass":
+            raise CaseFailure(report)
+
+    def _judge(self, seen: dict[str, Seen], rec: dict[str, Any]) -> tuple[str, str, str]:
+        m = self.manifest
+        if len(seen) < 2:
+            return "skip", (f"agreement needs two engines that ran the case; ran: "
+                            f"{', '.join(sorted(seen)) or 'none'}"), ""
+        reflect = frozenset(e for e, s in seen.items() if "export_types" in s.capabilities)
+        d = agreement.compare(m, {e: s.observation for e, s in seen.items()}, reflect)
+        if d is None:
+            return "pass", "", ""
+        rec["disagreement"] = {"field": d.field, "groups": [list(g) for g in d.groups],
+                               "values": [v[:4000] for v in d.values]}
+        outliers = [e for g in d.groups[1:] for e in g]
+        known = {e: seen[e].divergence for e in outliers}
+        if all(known.values()):
+            return "xfail", "; ".join(f"{e}: {r}" for e, r in known.items()), ""
+        report = "\n".join([f"DISAGREE {m.id} with {self.label}: {m.title}",
+                            f"  manifest: {m.path}", d.render(), f"rerun: {self.rerun()}"])
+        return "disagree", d.summary, report
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.case} [agreement, {self.label}]"
 
 
 def _excerpt(path: Path, line: int | None, context: int = 3) -> list[str]:

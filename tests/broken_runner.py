@@ -3,7 +3,9 @@
 ``python tests/broken_runner.py MODE``; modes: ``flip-result`` (every i32 result + 1),
 ``extra-stdout`` (a stray line on stdout in every step), ``no-trap`` (traps reported as returns),
 ``exit-code`` (every exit code + 1), ``drop-export`` (the last export is not reported),
-``quiet-nan`` (f32 results quieted, as a host holding floats as doubles would).
+``quiet-nan`` (f32 results quieted, as a host holding floats as doubles would),
+``stderr-note`` (a line appended to non-empty stderr: invisible to a ``contains`` expectation,
+visible to cross-engine agreement), ``none`` (no defect: the real runner under another name).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import cachedir
 from runners.wasmtime import host
+
+MODES = ("flip-result", "extra-stdout", "no-trap", "exit-code", "drop-export", "quiet-nan",
+         "stderr-note", "none")
 
 
 def mutate(mode: str, obs: dict[str, Any]) -> None:
@@ -34,6 +39,9 @@ def mutate(mode: str, obs: dict[str, Any]) -> None:
             step.update(outcome="ok", results=[])
         elif mode == "exit-code" and step["outcome"] == "exit":
             step["code"] += 1
+        elif mode == "stderr-note" and step["stderr_b64"]:
+            step["stderr_b64"] = base64.b64encode(
+                base64.b64decode(step["stderr_b64"]) + b"engine note\n").decode()
         elif mode == "quiet-nan":
             for v in step.get("results", []):
                 if v["t"] == "f32":
@@ -42,6 +50,8 @@ def mutate(mode: str, obs: dict[str, Any]) -> None:
 
 def main() -> int:
     mode = sys.argv[1]
+    if mode not in MODES:
+        sys.exit(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
     execute = host.Run.execute
 
     def broken(self: host.Run) -> dict[str, Any]:

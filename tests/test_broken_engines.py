@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cachedir
+from harness import cachedir, engines
 
 pytest_plugins = ["pytester"]
 
@@ -53,3 +53,36 @@ def test_the_same_cases_pass_on_the_real_engine(pytester, monkeypatch, tmp_path)
                                         "--results", str(tmp_path / "r.jsonl"),
                                         "-p", "no:cacheprovider", "--rootdir", str(REPO))
     res.assert_outcomes(passed=len(DEFECTS))
+
+
+def _second_engine() -> str:
+    others = [e for e in engines.known() if e != "wasmtime"]
+    assert others, "agreement needs a second engine adapter"
+    return others[0]
+
+
+@pytest.mark.parametrize(("mode", "verdict"), [("none", "pass"), ("stderr-note", "disagree")])
+def test_agreement_catches_a_difference_the_manifest_allows(pytester, monkeypatch, tmp_path,
+                                                            mode, verdict):
+    """failures/panic-reactor pins stderr with `contains`: an engine adding a line still passes
+    the manifest, but no longer agrees with wasmtime, and the agreement record names both."""
+    other = _second_engine()
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv(cachedir.ENV, CACHE)
+    monkeypatch.setenv(f"WASMEXPORT_RUNNER_{other.upper()}", f"{sys.executable} {BROKEN} {mode}")
+    results = tmp_path / "r.jsonl"
+    res = pytester.runpytest_subprocess("manifests/failures/panic-reactor.yaml", "--engine",
+                                        f"wasmtime,{other}", "--results", str(results),
+                                        "-p", "no:cacheprovider", "--rootdir", str(REPO))
+    recs = [json.loads(x) for x in results.read_text().splitlines() if '"result"' in x]
+    by_engine = {r["engine"]: r for r in recs}
+    assert by_engine["wasmtime"]["verdict"] == by_engine[other]["verdict"] == "pass"
+    agree = by_engine["agreement"]
+    assert agree["verdict"] == verdict, agree
+    if verdict == "disagree":
+        assert res.ret == 1
+        assert agree["disagreement"]["field"].endswith("stderr")
+        assert sorted(map(sorted, agree["disagreement"]["groups"])) == [[other], ["wasmtime"]]
+        assert "engines disagree at" in res.stdout.str()
+    else:
+        assert res.ret == 0, res.stdout.str()

@@ -108,7 +108,8 @@ def test_traps_are_normalised(runner, wat, plan_for):
 
 def test_f32_signalling_nan_keeps_its_payload(runner, wat, plan_for):
     needs(runner, "exact_f32")
-    obs = run(runner, plan_for(wat(IDENTITY), [{"call": "id_f32", "args": [{"t": "f32", "v": "0x7fa00001"}]}]))
+    snan = {"t": "f32", "v": "0x7fa00001"}
+    obs = run(runner, plan_for(wat(IDENTITY), [{"call": "id_f32", "args": [snan]}]))
     assert obs.steps[0].results == (Value("f32", 0x7FA00001),)
 
 

@@ -1,0 +1,113 @@
+"""Cross-engine agreement: every engine that ran a (case, toolchain) must have seen the same thing.
+
+Observations are normalised into an ordered list of (field, value) pairs: load outcome, exports,
+then per step the outcome, results, trap kind, exit code, stdout, stderr and host-call trace.
+Wall time and raw engine messages are not compared. The manifest's own declared freedoms are the
+only other normalisation: a value the manifest lets vary (``nan:any``, a ``*`` in a trace, a
+``match`` or ``any`` stream) is replaced by the pattern when it matches, so two engines differ
+only where the manifest pins nothing or pins the same thing. Everything else must be identical,
+even where the manifest is silent (an unchecked export, a stream written under ``any``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from harness import trace, values
+from harness.manifest import Manifest, Step
+from harness.observation import Observation, StepObservation
+
+Field = tuple[str, str]  # (where, normalised value)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")
+
+
+def _step_fields(step: Step | None, got: StepObservation, index: int) -> list[Field]:
+    where = f"step {index}" + (f" (call {step.call})" if step else "")
+    e = step.expect if step else None
+    results = [str(v) for v in got.results]
+    if e is not None and e.outcome == "ok" and values.match_all(e.returns, got.results):
+        results = [str(p) for p in e.returns]  # nan:any stays nan:any
+    streams = []
+    for name, data in (("stdout", got.stdout), ("stderr", got.stderr)):
+        want = getattr(e, name) if e else None
+        text = _text(data)
+        if want is not None and want.kind in ("match", "any") and want.matches(text):
+            text = f"({want})"
+        streams.append((f"{where} {name}", text))
+    events = list(got.trace)
+    if e is not None and e.trace is not None and len(e.trace) == len(events) and all(
+            trace.matches(w, g) for w, g in zip(e.trace, events, strict=True)):
+        events = list(e.trace)
+    return [
+        (f"{where} outcome", got.outcome),
+        (f"{where} results", "(" + ", ".join(results) + ")"),
+        (f"{where} trap kind", got.trap or "-"),
+        (f"{where} exit code", "-" if got.code is None else str(got.code)),
+        *streams,
+        (f"{where} host-call trace", "\n".join(events) or "(no host calls)"),
+    ]
+
+
+def normalise(m: Manifest, obs: Observation, *, with_exports: bool = True) -> list[Field]:
+    """The observation as ordered (field, value) pairs, ready for comparison."""
+    out: list[Field] = [("module load", "ok" if obs.load_ok else "refused")]
+    if with_exports and obs.exports is not None:
+        out.append(("exports", "\n".join(f"{k}: {v}" for k, v in obs.exports.items())))
+    steps = {s.index: s for s in m.steps}
+    for i, got in enumerate(obs.steps):
+        out += _step_fields(steps.get(i), got, i)
+    out.append(("step count", str(len(obs.steps))))
+    return out
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Engines split into groups with identical observations; `field` is the first that differs."""
+
+    groups: tuple[tuple[str, ...], ...]  # largest group first
+    field: str
+    values: tuple[str, ...]  # the field's value in each group
+
+    def render(self) -> str:
+        lines = [f"engines disagree at {self.field}:"]
+        for engines, value in zip(self.groups, self.values, strict=True):
+            shown = value if len(value) <= 2000 else value[:2000] + "…"
+            lines.append(f"  {', '.join(engines)}:")
+            lines += [f"      {ln}" for ln in (shown.splitlines() or [""])]
+        return "\n".join(lines)
+
+    @property
+    def summary(self) -> str:
+        return f"{' | '.join(', '.join(g) for g in self.groups)} differ at {self.field}"
+
+
+def compare(m: Manifest, observations: Mapping[str, Observation],
+            export_engines: frozenset[str] | None = None) -> Disagreement | None:
+    """None when every engine's normalised observation is the same, else the disagreement.
+
+    `export_engines` are those whose runners reflect export types; exports are compared only
+    among them (None: all)."""
+    with_exports = export_engines is None or set(observations) <= export_engines
+    normal = {e: normalise(m, o, with_exports=with_exports) for e, o in observations.items()}
+    groups: dict[tuple[Field, ...], list[str]] = {}
+    for engine in sorted(normal):
+        groups.setdefault(tuple(normal[engine]), []).append(engine)
+    if len(groups) < 2:
+        return None
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1]))
+    first = _first_difference([list(k) for k, _ in ordered])
+    vals = tuple(next((v for f, v in fields if f == first), "(absent)") for fields, _ in ordered)
+    return Disagreement(tuple(tuple(g) for _, g in ordered), first, vals)
+
+
+def _first_difference(all_fields: list[list[Field]]) -> str:
+    for i in range(max(map(len, all_fields))):
+        seen = {fields[i] if i < len(fields) else ("(absent)", "") for fields in all_fields}
+        if len(seen) > 1:
+            names = [f[i][0] for f in all_fields if i < len(f)]
+            return names[0] if len(set(names)) == 1 else "step count"
+    return "step count"
