@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import cachedir
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,7 +145,6 @@ releases:
 ])
 def test_a_releases_entry_pins_what_a_release_really_does(pytester, monkeypatch, tmp_path,
                                                           documented, actual, verdict):
-    from harness import cachedir
     monkeypatch.setenv(cachedir.ENV, str(cachedir.root()))  # pytester moves HOME
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
                           "pytest_plugins = ['suites.plugin']\n")
