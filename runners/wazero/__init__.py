@@ -1,0 +1,1 @@
+"""wazero (a Go host program, built on first use)."""
