@@ -98,3 +98,37 @@ def test_case_ids_are_unique_and_stable():
     ids = [manifest.case_id(p) for p in SHIPPED]
     assert len(ids) == len(set(ids))
     assert all(i == i.lower() and " " not in i for i in ids)
+
+
+RELEASE_ENTRY = """\
+releases:
+  - go: ">=1.24, <1.26"
+    finding: these releases add differently
+    script:
+      - call: _initialize
+      - call: add
+        args: [{i32: 1}, {i32: 2}]
+        expect: {returns: [{i32: 4}]}
+"""
+
+
+def test_a_releases_entry_is_the_whole_case_with_its_parts_replaced(manifest_file):
+    path = manifest_file(GOOD + RELEASE_ENTRY)
+    m = manifest.load(path, root=path.parent.parent)
+    (r,) = m.releases
+    assert m.release((1, 25, 9)) is r and m.release((1, 26, 0)) is None
+    assert r.actual.steps[1].expect.returns[0].bits == 4
+    assert r.actual.exports == m.exports, "what the entry does not replace is the case's own"
+    assert r.line == 17
+
+
+@pytest.mark.parametrize(("extra", "line", "words"), [
+    (RELEASE_ENTRY + RELEASE_ENTRY.removeprefix("releases:\n"), 24, "overlaps"),
+    (RELEASE_ENTRY.replace("<1.26", "<1.x"), 17, "comparisons joined by commas"),
+    (RELEASE_ENTRY.replace("{i32: 4}", "{i64: 4}"), 23, "releases[0]: script[1].expect.returns"),
+    ("releases:\n  - go: '>=1.24'\n    finding: nothing is replaced here\n", 17, "releases[0]"),
+])
+def test_a_bad_releases_entry_names_its_line(manifest_file, extra, line, words):
+    err = error_of(manifest_file, GOOD + extra)
+    assert err.line == line, err
+    assert words in str(err)
