@@ -24,7 +24,7 @@ CHROMIUM = os.environ.get("WASMEXPORT_CHROMIUM") or shutil.which("chromium") or 
 
 def rec(case: str, engine: str, verdict: str, **extra: Any) -> dict[str, Any]:
     return {"type": "result", "case": case, "engine": engine, "engine_version": "1.0",
-            "toolchain": extra.pop("toolchain", "go1.27.3"), "area": case.split("/")[0],
+            "toolchain": extra.pop("toolchain", "go1.27.3"), "area": case.split("/", maxsplit=1)[0],
             "title": f"title of {case}", "verdict": verdict, "reason": extra.pop("reason", ""),
             "problems": extra.pop("problems", []), "rerun": f"rerun {case} {engine}", **extra}
 

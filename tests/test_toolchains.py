@@ -33,7 +33,7 @@ def test_a_minor_release_nobody_has_is_unavailable_with_the_reason():
 
 
 def test_a_bad_name_says_what_a_name_looks_like():
-    with pytest.raises(ToolchainUnavailable, match="go1.24.3"):
+    with pytest.raises(ToolchainUnavailable, match=r"go1\.24\.3"):
         expand("1.24")
 
 
