@@ -4,7 +4,8 @@ Observations are normalised into an ordered list of (field, value) pairs: load o
 then per step the outcome, results, trap kind, exit code, stdout, stderr and host-call trace.
 Wall time and raw engine messages are not compared. The manifest's own declared freedoms are the
 only other normalisation: a value the manifest lets vary (``nan:any``, a ``*`` in a trace, a
-``match`` or ``any`` stream) is replaced by the pattern when it matches, so two engines differ
+``match`` or ``any`` stream, an ``any`` trace, a step whose outcome is ``undefined`` by the
+contract) is replaced by the pattern when it matches, so two engines differ
 only where the manifest pins nothing or pins the same thing. Everything else must be identical,
 even where the manifest is silent (an unchecked export, a stream written under ``any``...).
 """
@@ -39,9 +40,15 @@ def _step_fields(step: Step | None, got: StepObservation, index: int) -> list[Fi
             text = f"({want})"
         streams.append((f"{where} {name}", text))
     events = list(got.trace)
-    if e is not None and e.trace is not None and len(e.trace) == len(events) and all(
-            trace.matches(w, g) for w, g in zip(e.trace, events, strict=True)):
-        events = list(e.trace)
+    want = e.trace if e is not None else ()
+    if e is not None and want is None:
+        events = ["(any trace)"]
+    elif want and len(want) == len(events) and all(
+            trace.matches(w, g) for w, g in zip(want, events, strict=True)):
+        events = list(want)
+    if e is not None and e.outcome == "any":  # undefined by the contract: engines may differ
+        return [(f"{where} outcome", "(undefined)"), *streams,
+                (f"{where} host-call trace", "\n".join(events) or "(no host calls)")]
     return [
         (f"{where} outcome", got.outcome),
         (f"{where} results", "(" + ", ".join(results) + ")"),

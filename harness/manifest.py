@@ -162,7 +162,7 @@ class BuildExpect:
 class Expect:
     """What one step must produce. Unset stream/trace fields mean empty (strict)."""
 
-    outcome: Literal["ok", "trap", "exit"]
+    outcome: Literal["ok", "trap", "exit", "any"]  # any: undefined by the contract
     returns: tuple[ValuePattern, ...] = ()
     trap: str | None = None
     exit: int | None = None
@@ -464,8 +464,8 @@ class _Builder:
         return tuple(out)
 
     def _expect(self, at: list[str | int], e: dict[str, Any], sig: ExportType | None) -> Expect:
-        outcome: Literal["ok", "trap", "exit"] = (
-            "trap" if "trap" in e else "exit" if "exit" in e else "ok"
+        outcome: Literal["ok", "trap", "exit", "any"] = (
+            "trap" if "trap" in e else "exit" if "exit" in e else "any" if "undefined" in e else "ok"
         )
         returns = tuple(self._pattern([*at, "returns", j], v) for j, v in enumerate(e.get("returns", ())))
         if outcome == "ok" and sig is not None and tuple(p.t for p in returns) != sig.results:

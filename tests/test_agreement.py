@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
-from harness import agreement
+from harness import agreement, manifest
 from harness.manifest import ExportType
 from harness.values import Value
-from tests.test_verdict import case, good_observation, with_step  # noqa: F401  (fixture)
+from tests.test_verdict import UNDEFINED, case, good_observation, with_step  # noqa: F401  (fixture)
 
 
 def test_identical_observations_agree(case):  # noqa: F811
@@ -59,3 +59,14 @@ def test_exports_are_compared_only_among_engines_that_reflect_them(case):  # noq
     blind = dataclasses.replace(good, exports=None)
     assert agreement.compare(case, {"a": good, "b": blind}, frozenset({"a"})) is None
     assert agreement.compare(case, {"a": good, "b": blind}, frozenset({"a", "b"})) is not None
+
+
+def test_an_undefined_outcome_may_differ_but_its_streams_may_not(manifest_file):
+    path = manifest_file(UNDEFINED)
+    m = manifest.load(path, root=path.parent.parent)
+    good = good_observation(m)
+    closed = with_step(good, 4, outcome="error", code=None, message="module closed")
+    assert agreement.compare(m, {"a": good, "b": closed}) is None
+    loud = with_step(closed, 4, stderr=b"x")
+    d = agreement.compare(m, {"a": good, "b": loud})
+    assert d is not None and d.field == "step 4 (call add) stderr"

@@ -193,3 +193,21 @@ def test_wildcard_trace_values_match_any_value_of_their_type_only(manifest_file)
                   ("import host.log(i32:5, i32:6)", "import_return ()"),
                   ("import host.log(i32:5)",)):
         assert judge(m, OK_BUILD, with_step(obs, 1, trace=wrong)), wrong
+
+
+UNDEFINED = CASE.replace("    expect: {exit: 2}",
+                         '    expect: {undefined: "the contract does not say what happens here"}')
+
+
+@pytest.mark.parametrize("got", [
+    StepObservation("ok", (Value("i32", 9),)), StepObservation("trap", trap="unreachable"),
+    StepObservation("exit", code=0), StepObservation("error", message="module closed"),
+])
+def test_an_undefined_outcome_accepts_every_outcome_but_still_judges_streams(manifest_file, got):
+    path = manifest_file(UNDEFINED)
+    m = manifest.load(path, root=path.parent.parent)
+    obs = with_step(good_observation(m), 4, **{f.name: getattr(got, f.name)
+                                                 for f in dataclasses.fields(got)})
+    assert judge(m, OK_BUILD, obs) == []
+    noisy = with_step(obs, 4, stdout=b"surprise\n")
+    assert [p.where for p in judge(m, OK_BUILD, noisy)] == ["step 4 (call add) stdout"]
