@@ -1,0 +1,1 @@
+"""bun (the JavaScript runner in runners/js, on bun)."""

@@ -1,0 +1,1 @@
+"""deno (the JavaScript runner in runners/js, on deno)."""

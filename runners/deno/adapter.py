@@ -1,0 +1,23 @@
+"""Adapter for Deno: the shared JavaScript runner (runners/js/host.mjs) on Deno from npm.
+
+Deno comes from the pinned npm install (runners/js/package-lock.json, see runners/js/npm.py),
+made once in the shared cache. The runner links Deno's own `node:wasi`. Permissions are only
+what the runner needs: read the modules, write its capture files, read the variables that name
+the temp directory. No update check, no prompts, Deno's own cache under the suite's cache.
+"""
+
+from __future__ import annotations
+
+from harness.runner import RunnerProcess
+from runners.js import HOST, npm
+
+NAME = "deno"
+INSTALL = npm.INSTALL.format(engine="deno")
+
+
+def make_runner() -> RunnerProcess:
+    deno = npm.binary(NAME)
+    env = {"DENO_NO_UPDATE_CHECK": "1", "DENO_NO_PROMPT": "1", "DENO_DIR": str(npm.scratch(NAME)),
+           "NO_COLOR": "1"}
+    return RunnerProcess(NAME, [str(deno), "run", "--quiet", "--no-prompt", "--allow-read",
+                                "--allow-write", "--allow-env=TMPDIR,TMP,TEMP", str(HOST)], env=env)

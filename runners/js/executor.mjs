@@ -1,0 +1,244 @@
+/**
+ * The executor: loads one plan's module, instantiates it and runs its steps on request, off the
+ * host's main thread (platform.mjs says where), so the host can stop it when a step times out.
+ *
+ * Messages in: {op: 'load', plan, stdout, stderr} (paths of the capture files),
+ * {op: 'step', index}, {op: 'unload'}. Messages out: {op: 'ready'} once, then one reply per
+ * load or step: {op: 'loaded', load, exports}, {op: 'stepped', step}, or {op: 'failed', error}
+ * (the executor's own bug).
+ */
+
+import { Buffer } from 'node:buffer';
+import fs from 'node:fs';
+import { executorPort, makeWasi, trapKind } from './platform.mjs';
+import { decode, encode, fromJs, resultsFromJs, resultsToJs, toJs } from './values.mjs';
+import { callTrampoline, capMemory, hostTrampoline, PAGE, parseModule } from './wasm.mjs';
+
+/** proc_exit: unwinds the guest like a trap and becomes outcome `exit`. */
+class ExitError extends Error {
+  constructor(code) {
+    super(`exit status ${code}`);
+    this.code = code;
+  }
+}
+
+/** A host function failing on purpose (the `trap` op) or on a bad memory access. */
+class HostTrap extends Error {}
+
+const modules = new Map(); // sha256 + memory cap -> {module, info, tooSmall}: compiled once
+const trampolines = new Map(); // kind + signature -> compiled trampoline module
+
+function trampolineModule(kind, sig) {
+  const key = `${kind}:${sig.params}->${sig.results}`;
+  if (!trampolines.has(key)) {
+    const make = kind === 'call' ? callTrampoline : hostTrampoline;
+    trampolines.set(key, new WebAssembly.Module(make(sig)));
+  }
+  return trampolines.get(key);
+}
+
+function compile(plan) {
+  const pages = plan.limits?.memory_bytes ? Math.floor(plan.limits.memory_bytes / PAGE) : null;
+  const key = `${plan.module.sha256}:${pages}`;
+  if (!modules.has(key)) {
+    const original = fs.readFileSync(plan.module.path);
+    const { bytes, tooSmall } = pages === null ? { bytes: original, tooSmall: null }
+      : capMemory(original, pages);
+    const module = new WebAssembly.Module(bytes);
+    modules.set(key, { module, info: parseModule(original), tooSmall });
+  }
+  return modules.get(key);
+}
+
+/** Classify an error thrown out of a Wasm call as a step outcome. */
+function outcomeOf(err) {
+  if (err instanceof ExitError) return { outcome: 'exit', code: err.code, message: err.message };
+  const message = String(err?.message ?? err);
+  if (err instanceof HostTrap) return { outcome: 'trap', trap: 'host_error', message };
+  // Anything else a host function threw (not a Wasm trap) fails the call as a host error.
+  return { outcome: 'trap', trap: trapKind(err) ?? 'host_error', message };
+}
+
+/** One plan: its instance, its capture files and the current step's trace. */
+class Run {
+  constructor(plan, stdoutPath, stderrPath) {
+    this.plan = plan;
+    this.trace = [];
+    this.fds = [fs.openSync('/dev/null', 'r'), fs.openSync(stdoutPath, 'a'),
+      fs.openSync(stderrPath, 'a')];
+  }
+
+  close() {
+    for (const fd of this.fds) fs.closeSync(fd);
+  }
+
+  load() {
+    let compiled;
+    try {
+      compiled = compile(this.plan);
+    } catch (e) {
+      // The engine refused the module, or there was no module to read. Anything else (the
+      // section parser failing on a module the engine accepted) is the runner's own failure.
+      if (!(e instanceof WebAssembly.CompileError || e?.code)) throw e;
+      return { load: { ok: false, stage: 'compile', message: String(e.message) }, exports: null };
+    }
+    const { module, info, tooSmall } = compiled;
+    this.signatures = new Map(info.exports.filter((e) => e.kind === 'func').map((e) => [e.name, e]));
+    const exports = info.exports;
+    if (tooSmall) {
+      const message = `memory ${tooSmall.index} needs ${tooSmall.min} pages at instantiation, `
+        + `more than the limit of ${tooSmall.limit} pages`;
+      return { load: { ok: false, stage: 'instantiate', message }, exports };
+    }
+    const [stdin, stdout, stderr] = this.fds;
+    const wasi = makeWasi({ args: this.plan.wasi.args, env: this.plan.wasi.env, stdin, stdout, stderr });
+    const imports = {};
+    // An (empty) namespace for every module the guest imports from, so a missing function is
+    // reported by the engine under its own name rather than as a missing namespace.
+    for (const imp of info.imports) imports[imp.module] ??= {};
+    imports.wasi_snapshot_preview1 = { ...wasi.imports, proc_exit: (code) => { throw new ExitError(code); } };
+    for (const spec of this.plan.imports) {
+      imports[spec.module] ??= {};
+      imports[spec.module][spec.name] = this.hostFunction(spec);
+    }
+    try {
+      this.instance = new WebAssembly.Instance(module, imports);
+    } catch (e) {
+      return { load: { ok: false, stage: 'instantiate', message: String(e?.message ?? e) }, exports };
+    }
+    if (this.instance.exports.memory instanceof WebAssembly.Memory) {
+      wasi.bindMemory(this.instance.exports.memory);
+    }
+    this.callers = new Map();
+    return { load: { ok: true }, exports };
+  }
+
+  /** Why export `name` cannot be called with `args`, or null when it can. */
+  mismatch(name, args) {
+    if (!this.signatures.has(name)) return `no function export named '${name}'`;
+    const want = this.signatures.get(name).params.join(', ');
+    const got = args.map((a) => a.t).join(', ');
+    return want === got ? null : `arguments (${got}) do not match the export's parameters (${want})`;
+  }
+
+  /** Call export `name` with raw args, exactly; returns raw results. Throws what it throws. */
+  call(name, args) {
+    const sig = this.signatures.get(name);
+    if (!this.callers.has(name)) {
+      const imports = { t: { f: this.instance.exports[name] } };
+      this.callers.set(name, new WebAssembly.Instance(trampolineModule('call', sig), imports).exports.fn);
+    }
+    return resultsFromJs(sig.results, this.callers.get(name)(...args.map(toJs)));
+  }
+
+  hostFunction(spec) {
+    const name = `${spec.module}.${spec.name}`;
+    const js = (...jsArgs) => {
+      const params = spec.params.map((t, i) => fromJs(t, jsArgs[i]));
+      this.trace.push({ ev: 'import', name, args: params.map(encode) });
+      let last = [];
+      const value = (x) => {
+        if ('param' in x) return params[x.param];
+        if ('result' in x) {
+          if (x.result >= last.length) throw new HostTrap(`${name}: result ${x.result} of the last call is missing`);
+          return last[x.result];
+        }
+        return decode(x.value);
+      };
+      for (const op of spec.do) {
+        if ('call' in op) {
+          last = this.nested(op.call, (op.args ?? []).map(value));
+        } else if ('read' in op) {
+          const bytes = this.memory(value(op.read.ptr).bits, value(op.read.len).bits);
+          this.trace.push({ ev: 'read', hex: Buffer.from(bytes).toString('hex') });
+        } else if ('write' in op) {
+          const data = Buffer.from(op.write.hex, 'hex');
+          this.memory(value(op.write.ptr).bits, BigInt(data.length)).set(data);
+          this.trace.push({ ev: 'write', len: data.length });
+        } else {
+          throw new HostTrap(op.trap);
+        }
+      }
+      const results = spec.return.map(value);
+      this.trace.push({ ev: 'import_return', values: results.map(encode) });
+      return resultsToJs(results);
+    };
+    const sig = { params: spec.params, results: spec.results };
+    return new WebAssembly.Instance(trampolineModule('host', sig), { t: { f: js } }).exports.fn;
+  }
+
+  nested(name, args) {
+    this.trace.push({ ev: 'export', name, args: args.map(encode) });
+    const why = this.mismatch(name, args);
+    if (why) throw new HostTrap(why);
+    let out;
+    try {
+      out = this.call(name, args);
+    } catch (e) {
+      if (e instanceof ExitError) this.trace.push({ ev: 'export_exit', code: e.code });
+      else this.trace.push({ ev: 'export_trap', kind: outcomeOf(e).trap });
+      throw e;
+    }
+    this.trace.push({ ev: 'export_return', values: out.map(encode) });
+    return out;
+  }
+
+  /** A live view of guest memory [ptr, ptr+len), or a HostTrap. */
+  memory(ptr, len) {
+    const mem = this.instance.exports.memory;
+    if (!(mem instanceof WebAssembly.Memory)) throw new HostTrap('the guest exports no memory');
+    const size = BigInt(mem.buffer.byteLength);
+    if (ptr + len > size) {
+      throw new HostTrap(`memory access [${ptr}, ${ptr + len}) is outside the ${size}-byte memory`);
+    }
+    return new Uint8Array(mem.buffer, Number(ptr), Number(len));
+  }
+
+  step(index) {
+    const step = this.plan.steps[index];
+    this.trace = [];
+    let out;
+    const started = performance.now();
+    const args = step.args.map(decode);
+    const why = this.mismatch(step.call, args);
+    if (why) {
+      out = { outcome: 'error', message: why };
+    } else {
+      try {
+        out = { outcome: 'ok', results: this.call(step.call, args).map(encode) };
+      } catch (e) {
+        out = outcomeOf(e);
+      }
+    }
+    out.duration_ms = performance.now() - started;
+    out.trace = this.trace;
+    return out;
+  }
+}
+
+// The protocol owns the host's stdout: nothing here may print to it, whatever the engine does
+// with a worker's console.
+console.log = console.error;
+console.info = console.error;
+console.debug = console.error;
+
+const port = await executorPort();
+let run = null;
+
+port.onMessage((msg) => {
+  try {
+    if (msg.op === 'load') {
+      run?.close();
+      run = new Run(msg.plan, msg.stdout, msg.stderr);
+      port.send({ op: 'loaded', ...run.load() });
+    } else if (msg.op === 'step') {
+      port.send({ op: 'stepped', step: run.step(msg.index) });
+    } else if (msg.op === 'unload') {
+      run?.close();
+      run = null;
+    }
+  } catch (e) {
+    port.send({ op: 'failed', error: String(e?.stack ?? e) });
+  }
+});
+port.send({ op: 'ready' });

@@ -1,0 +1,1 @@
+"""node (the JavaScript runner in runners/js, on node)."""

@@ -1,0 +1,36 @@
+"""Adapter for Node.js: the system `node` runs the shared JavaScript runner (runners/js/host.mjs).
+
+Node's own WASI (`node:wasi`, preview1) links the guest; node >= 20 is needed for its
+``version: 'preview1'`` option. The runner's hello declares its capabilities.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from harness.runner import EngineUnavailable, RunnerProcess
+from runners.js import HOST
+
+NAME = "node"
+INSTALL = "install Node.js 20 or newer (https://nodejs.org, or e.g. `apt-get install nodejs`)"
+MIN_MAJOR = 20
+
+
+def make_runner() -> RunnerProcess:
+    node = shutil.which("node")
+    if node is None:
+        raise EngineUnavailable(f"`node` is not on PATH; {INSTALL}")
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=60,
+                                 check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        raise EngineUnavailable(f"{node} does not run: {e}; {INSTALL}") from e
+    if int(version.lstrip("v").split(".")[0]) < MIN_MAJOR:
+        raise EngineUnavailable(f"node {version} is too old for node:wasi preview1; {INSTALL}")
+    # --no-warnings: node:wasi's ExperimentalWarning would go to stderr on every instance.
+    # --no-turbo-fast-api-calls: Wasm reaches node:wasi's functions through V8 fast API calls by
+    # default, where uvwasi's allocations can start a GC that a fast call must not run
+    # (nodejs/node#46777); here that crashed the runner with SIGSEGV in about one run of the
+    # suite in ten. The flag keeps the same WASI functions behind V8's regular call path.
+    return RunnerProcess(NAME, [node, "--no-warnings", "--no-turbo-fast-api-calls", str(HOST)])
