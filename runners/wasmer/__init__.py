@@ -1,0 +1,1 @@
+"""Wasmer (the wasmer and wasmer-wasix crates, in a Rust runner process)."""
