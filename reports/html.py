@@ -198,24 +198,23 @@ def _detail(r: dict[str, Any], ids: dict[int, str]) -> list[str]:
     return [*out, "</details>"]
 
 
-def _findings(records: list[dict[str, Any]], ids: dict[int, str]) -> list[str]:
-    found = [r for r in records if r["verdict"] == "xfail"]
-    out = [f"<h2 id=findings>Findings: known divergences ({len(found)})</h2>"]
-    if not found:
+def _section(title: str, anchor: str, chosen: list[dict[str, Any]], ids: dict[int, str]
+             ) -> list[str]:
+    out = [f"<h2 id={anchor}>{_e(title)} ({len(chosen)})</h2>"]
+    if not chosen:
         return [*out, "<p>none</p>"]
-    for r in sorted(found, key=lambda r: (r["case"], r["engine"], _release_key(r["toolchain"]))):
+    for r in sorted(chosen, key=lambda r: (r["case"], r["engine"], _release_key(r["toolchain"]))):
         out += _detail(r, ids)
     return out
+
+
+def _findings(records: list[dict[str, Any]], ids: dict[int, str]) -> list[str]:
+    return _section("Findings: known divergences", "findings",
+                    [r for r in records if r["verdict"] == "xfail"], ids)
 
 
 def _failures(records: list[dict[str, Any]], ids: dict[int, str]) -> list[str]:
-    bad = [r for r in records if r["verdict"] in FAILING]
-    out = [f"<h2 id=failures>Failures ({len(bad)})</h2>"]
-    if not bad:
-        return [*out, "<p>none</p>"]
-    for r in sorted(bad, key=lambda r: (r["case"], r["engine"], _release_key(r["toolchain"]))):
-        out += _detail(r, ids)
-    return out
+    return _section("Failures", "failures", [r for r in records if r["verdict"] in FAILING], ids)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -290,7 +290,16 @@ class ManifestFile(pytest.File):
                                                 manifest=manifest, case=case)
 
 
-class CaseItem(pytest.Item):
+class SuiteItem(pytest.Item):
+    """An item whose failure report is the CaseFailure text itself, not a traceback."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class CaseItem(SuiteItem):
     def __init__(self, *, engine: str, toolchain: str, label: str, manifest: Manifest | None,
                  error: YamlError | None, case: str, **kw: Any) -> None:
         super().__init__(**kw)
@@ -420,11 +429,6 @@ class CaseItem(pytest.Item):
         lines.append(f"rerun: {self.rerun()}")
         return "\n".join(lines)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, CaseFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.case} [{self.engine}, {self.label}]"
 
@@ -432,7 +436,7 @@ class CaseItem(pytest.Item):
 AGREEMENT = "agreement"
 
 
-class AgreementItem(pytest.Item):
+class AgreementItem(SuiteItem):
     """Runs after every engine's item of one (case, toolchain): their observations must agree."""
 
     def __init__(self, *, toolchain: str, label: str, manifest: Manifest, case: str,
@@ -484,11 +488,6 @@ class AgreementItem(pytest.Item):
         report = "\n".join([f"DISAGREE {m.id} with {self.label}: {m.title}",
                             f"  manifest: {m.path}", d.render(), f"rerun: {self.rerun()}"])
         return "disagree", d.summary, report
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, CaseFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.case} [agreement, {self.label}]"
