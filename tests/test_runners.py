@@ -243,3 +243,11 @@ def test_the_guest_sees_only_the_plan_args_and_env(runner, wat, plan_for):
     assert [s.results for s in obs.steps] == [(Value("i32", 0),), (Value("i32", 2),)]
     obs = run(runner, plan_for(mod, [{"call": "envc"}], env=[["K", "V"]]))
     assert obs.steps[0].results == (Value("i32", 1),)
+
+
+def test_fuel_runs_out_inside_the_engine(runner, wat, plan_for):
+    needs(runner, "fuel")
+    plan = plan_for(wat(TRAPS), [{"call": "spin"}, {"call": "unreachable"}])
+    plan["limits"]["fuel"] = 100_000  # one budget for the whole plan (one store)
+    obs = run(runner, plan)
+    assert (obs.steps[0].outcome, obs.steps[0].trap) == ("trap", "out_of_fuel")
