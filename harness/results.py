@@ -78,3 +78,12 @@ def read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, An
             else:
                 raise ValueError(f"{path}:{n}: unknown record type {kind!r}")
     return header, records, footer
+
+
+def engine_versions(records: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Engine name -> every engine version its records name."""
+    out: dict[str, set[str]] = {}
+    for r in records:
+        if r.get("engine_version"):
+            out.setdefault(r["engine"], set()).add(r["engine_version"])
+    return out

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.results import FAILING, VERDICTS, read
+from harness.results import FAILING, VERDICTS, engine_versions, read
 
 ABBREV = {"pass": "✓", "fail": "✗", "disagree": "≠", "error": "!", "skip": "–", "xfail": "×",
           "xpass": "+"}
@@ -99,10 +99,7 @@ def render(headers: list[dict[str, Any]], records: list[dict[str, Any]], finishe
     engines = _engine_order(records)
     toolchains = sorted({r["toolchain"] for r in records}, key=_release_key)
     ids = {id(r): f"r-{n}" for n, r in enumerate(records)}
-    versions: dict[str, set[str]] = defaultdict(set)
-    for r in records:
-        if r.get("engine_version"):
-            versions[r["engine"]].add(r["engine_version"])
+    versions = engine_versions(records)
     commits = sorted({h.get("suite_commit", "?")[:12] for h in headers})
     total = Counter(r["verdict"] for r in records)
     out = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
@@ -113,8 +110,8 @@ def render(headers: list[dict[str, Any]], records: list[dict[str, Any]], finishe
            + ("" if finished else " — <strong>a run did not finish: partial results</strong>")
            + "</p>",
            "<p class=meta>engines: " + "; ".join(
-               f"{_e(e)} {_e(', '.join(sorted(versions[e])) or '?')}" for e in engines if e != "agreement")
-           + "</p>"]
+               f"{_e(e)} {_e(', '.join(sorted(versions.get(e, ()))) or '?')}"
+               for e in engines if e != "agreement") + "</p>"]
     out += _matrix(records, engines, toolchains)
     out += _cases(records, engines, toolchains, ids)
     out += _findings(records, ids)

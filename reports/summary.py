@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.results import FAILING, VERDICTS, read
+from harness.results import FAILING, VERDICTS, engine_versions, read
 
 ORDER = VERDICTS
 BAD = FAILING
@@ -33,10 +33,8 @@ def table(rows: dict[str, Counter[str]], title: str) -> list[str]:
 def render(header: dict[str, Any], records: list[dict[str, Any]], footer: dict[str, Any] | None) -> str:
     by_run: dict[str, Counter[str]] = defaultdict(Counter)
     by_area: dict[str, Counter[str]] = defaultdict(Counter)
-    versions: dict[str, set[str]] = defaultdict(set)
+    versions = engine_versions(records)
     for r in records:
-        if r.get("engine_version"):
-            versions[r["engine"]].add(r["engine_version"])
         by_run[f"{r['engine']} × {r['toolchain']}"][r["verdict"]] += 1
         by_area[r.get("area", "?")][r["verdict"]] += 1
     lines = [f"results of suite commit {header.get('suite_commit', '?')[:12]}"
