@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harness import cachedir
+from harness import cachedir, isolation
 from harness.manifest import Manifest
 from harness.toolchains import Toolchain
 
@@ -57,7 +57,7 @@ class BuildResult:
 def _env(tc: Toolchain, home: Path) -> dict[str, str]:
     """Exactly the environment a build sees: nothing of the user's Go settings leaks in."""
     return {
-        "PATH": f"{tc.go.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{tc.binary.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(home),
         "GOOS": "wasip1",
         "GOARCH": "wasm",
@@ -74,6 +74,9 @@ def _env(tc: Toolchain, home: Path) -> dict[str, str]:
 
 
 def _command(m: Manifest) -> list[str]:
+    bad = [p for p in map(isolation.flag_problem, m.flags) if p]
+    if bad:  # the manifest loader refuses these already; a Manifest made otherwise must not pass
+        raise ValueError(bad[0])
     cmd = ["go", "build", "-trimpath"]
     if m.mode == "reactor":
         cmd.append("-buildmode=c-shared")
@@ -138,6 +141,14 @@ def build(m: Manifest, tc: Toolchain) -> BuildResult:
     hit = _load_cached(key, where)
     if hit is not None:
         return hit
+    # One build per key across processes (xdist workers, parallel runs): the second waits, then
+    # reads the first one's result.
+    with cachedir.locked(where.parent / f".{key}.lock"):
+        hit = _load_cached(key, where)
+        return hit if hit is not None else _build(m, tc, key, where)
+
+
+def _build(m: Manifest, tc: Toolchain, key: str, where: Path) -> BuildResult:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wasmcase-") as tmp:
         src = Path(tmp)

@@ -8,14 +8,15 @@ import shlex
 from pathlib import Path
 from types import ModuleType
 
-from harness.runner import REPO, Runner, RunnerProcess
+from harness.paths import RUNNERS
+from harness.runner import Runner, RunnerProcess
 
 DEFAULT = "wasmtime"
 
 
 def known() -> list[str]:
     """Every engine with an adapter, in name order."""
-    return sorted(p.parent.name for p in (REPO / "runners").glob("*/adapter.py"))
+    return sorted(p.parent.name for p in RUNNERS.glob("*/adapter.py"))
 
 
 def adapter(name: str) -> ModuleType:
@@ -40,4 +41,4 @@ def make_runner(name: str) -> Runner:
 
 
 def expectations_file(name: str) -> Path:
-    return REPO / "runners" / name / "expectations.yaml"
+    return RUNNERS / name / "expectations.yaml"

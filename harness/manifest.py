@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import jsonschema
 
-from harness import trace, values
+from harness import isolation, trace, values
+from harness.patterns import PatternError, compile_pattern, full_match
 from harness.values import ValType, Value, ValuePattern
 from harness.versions import ALL_RELEASES, VersionRange
 from harness.yamlsrc import LineDict, YamlError, dotted, line_at
@@ -25,6 +26,10 @@ from harness.yamlsrc import load as load_yaml
 MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifests"
 SCHEMA_PATH = MANIFEST_DIR / "schema.json"
 DEFAULT_STEP_TIMEOUT_MS = 10_000
+# What one case may ask of the machine; a manifest asking more is refused where it says so.
+MAX_CASE_TIMEOUT_MS = 600_000  # every step's timeout together
+MAX_STEPS = 1_000
+MAX_EXPECTED_TEXT = 1 << 20  # an exact stream expectation: the bytes a runner keeps per stream
 
 
 class ManifestError(YamlError):
@@ -98,7 +103,7 @@ class TextExpect:
         if isinstance(doc, str):
             return cls("exact", doc)
         if "match" in doc:
-            re.compile(doc["match"])
+            compile_pattern(doc["match"])
             return cls("match", doc["match"])
         if "contains" in doc:
             frags = doc["contains"]
@@ -109,7 +114,7 @@ class TextExpect:
         if self.kind == "exact":
             return got == self.text
         if self.kind == "match":
-            return re.fullmatch(self.text, got, re.DOTALL) is not None
+            return full_match(self.text, got)
         if self.kind == "contains":
             pos = 0
             for frag in self.fragments:
@@ -143,7 +148,7 @@ class Diagnostic:
         if self.line is not None and self.line != line:
             return False
         if self.is_regex:
-            return re.fullmatch(self.message, message, re.DOTALL) is not None
+            return full_match(self.message, message)
         return self.message == message
 
     def __str__(self) -> str:
@@ -334,7 +339,7 @@ class _Builder:
             requires=frozenset(d.get("requires", ())),
             mode=program["mode"],
             files=self._files(program["files"]),
-            flags=tuple(program.get("flags", ())),
+            flags=self._flags(program.get("flags", [])),
             build=build,
             load=module.get("load", "ok"),
             exports=exports,
@@ -376,18 +381,37 @@ class _Builder:
         return tuple(out)
 
     def _files(self, files: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        """The case's files, each inside the case (see harness/isolation.py)."""
         out = []
+        total = 0
         for name, spec in sorted(files.items()):
+            at: list[str | int] = ["program", "files", name]
+            problem = isolation.file_name_problem(name)
+            if problem:
+                raise self.fail(at, problem)
             if isinstance(spec, dict):
-                src = self.path.parent / spec["path"]
                 try:
-                    body = src.read_text(encoding="utf-8")
-                except OSError as e:
-                    raise self.fail(["program", "files", name], f"cannot read {src}: {e}") from e
+                    body = isolation.read_beside(self.path, spec["path"])
+                except (OSError, ValueError) as e:
+                    raise self.fail([*at, "path"], f"cannot use {spec['path']!r}: {e}") from e
             else:
                 body = spec
+            total += len(body.encode())
+            if total > isolation.MAX_FILE_BYTES:
+                raise self.fail(at, f"the case's files exceed {isolation.MAX_FILE_BYTES} bytes")
+            if name == "go.mod":
+                bad = isolation.go_mod_problem(body)
+                if bad:
+                    raise self.fail(at, f"go.mod line {bad[0]}: {bad[1]}")
             out.append((name, body))
         return tuple(out)
+
+    def _flags(self, flags: list[str]) -> tuple[str, ...]:
+        for i, flag in enumerate(flags):
+            problem = isolation.flag_problem(flag)
+            if problem:
+                raise self.fail(["program", "flags", i], problem)
+        return tuple(flags)
 
     def _build_expect(self) -> BuildExpect:
         b = self.doc.get("build", {})
@@ -396,13 +420,19 @@ class _Builder:
             Diagnostic(x.get("file"), x.get("line"), x["message"], bool(x.get("match")))
             for x in b.get("diagnostics", ())
         )
+        for i, d in enumerate(diags):
+            if d.is_regex:
+                try:
+                    compile_pattern(d.message)
+                except PatternError as e:
+                    raise self.fail(["build", "diagnostics", i, "message"], str(e)) from e
         if outcome == "error" and not diags and "output" not in b:
             raise self.fail(["build"], "a build error case must give diagnostics or output")
         if outcome != "error" and diags:
             raise self.fail(["build", "diagnostics"], "diagnostics only go with outcome: error")
         try:
             output = TextExpect.parse(b["output"]) if "output" in b else TextExpect("any")
-        except re.error as e:
+        except PatternError as e:
             raise self.fail(["build", "output"], f"bad regular expression: {e}") from e
         return BuildExpect(outcome, diags, output)
 
@@ -461,6 +491,12 @@ class _Builder:
                     note=s.get("note", ""),
                 )
             )
+        if len(out) > MAX_STEPS:
+            raise self.fail(["script"], f"{len(out)} steps; a case may have at most {MAX_STEPS}")
+        total = sum(st.timeout_ms for st in out)
+        if total > MAX_CASE_TIMEOUT_MS:
+            raise self.fail(["script"], f"the steps' timeouts add up to {total} ms; a case may "
+                            f"wait at most {MAX_CASE_TIMEOUT_MS} ms in all")
         return tuple(out)
 
     def _expect(self, at: list[str | int], e: dict[str, Any], sig: ExportType | None) -> Expect:
@@ -483,7 +519,11 @@ class _Builder:
         dur = e.get("duration_ms", {})
         try:
             stdout, stderr = TextExpect.parse(e.get("stdout")), TextExpect.parse(e.get("stderr"))
-        except re.error as err:
+            for name, t in (("stdout", stdout), ("stderr", stderr)):
+                if len(t.text.encode()) + sum(len(f.encode()) for f in t.fragments) > MAX_EXPECTED_TEXT:
+                    raise self.fail([*at, name], f"an expectation longer than {MAX_EXPECTED_TEXT} "
+                                    "bytes: runners keep that much of a stream")
+        except PatternError as err:
             raise self.fail(at, f"bad regular expression: {err}") from err
         return Expect(
             outcome=outcome,

@@ -16,13 +16,18 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import jsonschema
+
 from harness.observation import Observation, ProtocolError, decode
+from harness.paths import SUITE
 from harness.plan import PROTOCOL, deadline_s
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = SUITE  # the suite's own files (read-only when installed); see harness/paths.py
+PROTOCOL_SCHEMA = REPO / "runners" / "protocol.schema.json"
 
 
 class RunnerFailure(Exception):
@@ -36,6 +41,25 @@ class RunnerFailure(Exception):
 
 class EngineUnavailable(Exception):
     """The engine is not installed here; the message says how to install it."""
+
+
+@cache
+def protocol_validator(part: str) -> jsonschema.protocols.Validator:
+    """A validator for one message of runners/protocol.schema.json (`hello`, `plan`,
+    `observation`), so an error names the path inside that message, not the top-level oneOf."""
+    schema = json.loads(PROTOCOL_SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls({"$ref": f"#/$defs/{part}", "$defs": schema["$defs"]})
+
+
+def schema_problem(part: str, doc: Any) -> str | None:
+    """Where `doc` breaks the schema of `part`, with both paths, or None when it follows it."""
+    error = jsonschema.exceptions.best_match(protocol_validator(part).iter_errors(doc))
+    if error is None:
+        return None
+    schema_path = "/".join(map(str, error.schema_path))
+    return f"{error.json_path}: {error.message} (runners/protocol.schema.json {schema_path})"
 
 
 @dataclass(frozen=True)
@@ -61,13 +85,16 @@ class RunnerProcess:
 
     name: str
     command: Sequence[str]
-    cwd: Path = REPO
+    cwd: Path = SUITE
     env: dict[str, str] = field(default_factory=dict)
     hello_timeout_s: float = 60.0
     _proc: subprocess.Popen[str] | None = None
     _lines: queue.Queue[str | None] | None = None
     _stderr: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     _info: EngineInfo | None = None
+    # The documents as the runner printed them (parsed, not decoded), for schema checks.
+    hello: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    last_observation: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def _start(self) -> None:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
@@ -86,6 +113,12 @@ class RunnerProcess:
         if hello.get("type") != "hello" or hello.get("protocol") != PROTOCOL:
             self._kill()
             raise RunnerFailure("garbage", f"expected a protocol {PROTOCOL} hello, got {hello}")
+        problem = schema_problem("hello", hello)
+        if problem is not None:  # checked once per process: cheap, and names the broken field
+            self._kill()
+            raise RunnerFailure("garbage", f"the hello breaks the protocol schema at {problem}",
+                                self._stderr_tail())
+        self.hello = hello
         self._info = EngineInfo(self.name, str(hello.get("engine_version", "?")),
                                 frozenset(hello.get("capabilities", ())))
 
@@ -150,7 +183,7 @@ class RunnerProcess:
         except OSError as e:
             self._kill()
             raise RunnerFailure("crash", f"cannot send the plan: {e}", self._stderr_tail()) from e
-        doc = self._read(deadline_s(plan), "observation")
+        doc = self.last_observation = self._read(deadline_s(plan), "observation")
         try:
             return decode(doc, plan)
         except ProtocolError as e:

@@ -7,7 +7,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-_RELEASE = re.compile(r"^go(\d+)\.(\d+)(?:\.(\d+))?(?:(rc|beta)(\d+))?$")
+# go1.24.3 (a release), go1.25 (a minor release: Go names no release so), go1.27rc1 / go1.24beta1
+# (pre-releases, which exist only for a minor release: there is no go1.27.1rc1)
+_RELEASE = re.compile(r"^go(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)(\d+))?$")
 _CLAUSE = re.compile(r"^\s*(>=|<=|>|<|==)\s*(\d+)\.(\d+)(?:\.(\d+))?\s*$")
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     ">=": operator.ge,
@@ -24,6 +26,18 @@ def parse_release(name: str) -> tuple[int, int, int]:
     if not m:
         raise ValueError(f"{name!r} is not a Go release name such as go1.24.3")
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def is_prerelease(name: str) -> bool:
+    """``go1.27rc1``, ``go1.24beta1``: a release of its own, never a stand-in for another."""
+    m = _RELEASE.match(name.strip())
+    return bool(m and m.group(4))
+
+
+def is_minor(name: str) -> bool:
+    """``go1.25``: no release has that name; it stands for the newest ``go1.25.N``."""
+    m = _RELEASE.match(name.strip())
+    return bool(m and m.group(3) is None and m.group(4) is None)
 
 
 @dataclass(frozen=True)
@@ -52,3 +66,4 @@ class VersionRange:
 
 
 ALL_RELEASES = VersionRange.parse(">=1.24")
+WASMEXPORT = (1, 24, 0)  # the first release with //go:wasmexport

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     (pytester.path / "manifests" / "not-a-case.yaml").write_text("- just: data\n")
+    shutil.copy(REPO / "manifests" / "schema.json", pytester.path / "manifests")  # marks a case root
     return pytester
 
 
@@ -70,8 +72,8 @@ def test_a_broken_manifest_fails_alone_and_results_keep_every_verdict(project, m
     results = project.path / "out.jsonl"
     res = project.runpytest("manifests", "--go", "system", "--results", str(results), "-v")
     res.stdout.fnmatch_lines([
-        "*manifests/area/broken.yaml::wasmtime::go1.26.1 FAILED*",
-        "*manifests/area/valid.yaml::wasmtime::go1.26.1 SKIPPED*",
+        "*manifests/area/broken.yaml::wasmtime[[]go1.26.1] FAILED*",
+        "*manifests/area/valid.yaml::wasmtime[[]go1.26.1] SKIPPED*",
     ])
     res.stdout.fnmatch_lines(["*broken.yaml:11: script[[]0].expect.trap: 'unreachble' is not one of*"])
     res.assert_outcomes(failed=1, skipped=1)
@@ -83,15 +85,23 @@ def test_a_broken_manifest_fails_alone_and_results_keep_every_verdict(project, m
     assert "outside the case's range" in by_case["area/valid"]["reason"]
     for rec in by_case.values():
         assert {"case", "engine", "toolchain", "verdict", "duration_s", "rerun"} <= set(rec)
-        assert rec["rerun"].startswith("python -m pytest manifests/area/")
+        assert rec["rerun"].startswith("python -m pytest 'manifests/area/")
 
 
-def test_an_unavailable_toolchain_skips_with_the_reason(project, monkeypatch):
+def test_system_without_a_go_on_path_is_a_usage_error(project, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    res = project.runpytest("manifests/area/valid.yaml", "--go", "system", "-rs",
-                            "--results", str(project.path / "r.jsonl"))
+    res = project.runpytest_subprocess("manifests/area/valid.yaml", "--go", "system",
+                                       "--results", str(project.path / "r.jsonl"))
+    assert res.ret == 4
+    res.stderr.fnmatch_lines(["*--go system: no `go` on PATH*"])
+
+
+def test_a_release_that_cannot_be_fetched_skips_with_the_reason(project, monkeypatch):
+    monkeypatch.setenv("WASMEXPORT_CACHE", str(cachedir.root()))
+    res = project.runpytest_subprocess("manifests/area/valid.yaml", "--go", "go1.24.99", "-rs",
+                                       "--results", str(project.path / "r.jsonl"))
     res.assert_outcomes(skipped=1)
-    res.stdout.fnmatch_lines(["*toolchain system unavailable: no `go` on PATH*"])
+    res.stdout.fnmatch_lines(["*toolchain go1.24.99 unavailable:*"])
 
 
 def test_an_unknown_engine_is_a_usage_error(project):
@@ -104,10 +114,10 @@ def test_an_unknown_engine_is_a_usage_error(project):
 
 def test_items_multiply_by_engine_and_toolchain(project):
     res = project.runpytest("manifests", "--collect-only", "-q", "--go", "go1.24.3,go1.25.5")
-    res.stdout.fnmatch_lines(["manifests/area/broken.yaml::wasmtime::go1.24.3",
-                              "manifests/area/broken.yaml::wasmtime::go1.25.5",
-                              "manifests/area/valid.yaml::wasmtime::go1.24.3",
-                              "manifests/area/valid.yaml::wasmtime::go1.25.5"])
+    res.stdout.fnmatch_lines(["manifests/area/broken.yaml::wasmtime[[]go1.24.3]",
+                              "manifests/area/broken.yaml::wasmtime[[]go1.25.5]",
+                              "manifests/area/valid.yaml::wasmtime[[]go1.24.3]",
+                              "manifests/area/valid.yaml::wasmtime[[]go1.25.5]"])
 
 
 RELEASE_CASE = """
@@ -151,6 +161,7 @@ def test_a_releases_entry_pins_what_a_release_really_does(pytester, monkeypatch,
                           "pytest_plugins = ['suites.plugin']\n")
     case = pytester.path / "manifests" / "area" / "seven.yaml"
     case.parent.mkdir(parents=True)
+    shutil.copy(REPO / "manifests" / "schema.json", case.parent.parent)
     case.write_text(textwrap.dedent(RELEASE_CASE.format(documented=documented, actual=actual)))
     results = tmp_path / "r.jsonl"
     res = pytester.runpytest_subprocess("manifests", "--results", str(results), "-p",
@@ -159,6 +170,18 @@ def test_a_releases_entry_pins_what_a_release_really_does(pytester, monkeypatch,
     assert rec["verdict"] == verdict, res.stdout.str()
     assert rec["release_entry"]["go"] == ">=1.24"
     assert res.ret == (0 if verdict == "xfail" else 1)
+
+
+def test_yaml_under_a_manifests_directory_without_the_schema_is_not_collected(pytester):
+    """Installed, the plugin is active in every project: another project's manifests/ is not ours."""
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+                          "pytest_plugins = ['suites.plugin']\n")
+    k8s = pytester.path / "manifests" / "app" / "service.yaml"
+    k8s.parent.mkdir(parents=True)
+    k8s.write_text("apiVersion: v1\nkind: Service\n")
+    res = pytester.runpytest_subprocess("manifests", "-p", "no:cacheprovider")
+    assert res.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert not (pytester.path / "reports").exists()
 
 
 def test_shards_are_disjoint_stable_and_cover_every_case():

@@ -22,6 +22,7 @@ def listed(monkeypatch):
     ("go1.27", "go1.27.3"),
     ("go1.24.3", "go1.24.3"),  # full names are kept as written
     ("go1.24.12", "go1.24.12"),  # even when unlisted: the fetch decides, and says why
+    ("go1.27rc1", "go1.27rc1"),  # a pre-release is itself, never the newest go1.27.N
 ])
 def test_expand(name, full):
     assert expand(name) == full

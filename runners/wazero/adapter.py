@@ -50,8 +50,8 @@ def build_host() -> Path:
 
     def build(out: Path) -> None:
         hostbuild.run_build_step(
-            NAME, [str(tc.go), "build", "-trimpath", "-buildvcs=false", "-o", str(out / BINARY), "."],
-            HOST, env=build_env(tc.go), timeout=1800, install=INSTALL)
+            NAME, [str(tc.binary), "build", "-trimpath", "-buildvcs=false", "-o", str(out / BINARY), "."],
+            HOST, env=build_env(tc.binary), timeout=1800, install=INSTALL)
 
     return hostbuild.cached(NAME, key, build) / BINARY
 

@@ -766,7 +766,7 @@ func main() {
 		line, err := json.Marshal(doc)
 		if err != nil {
 			line, _ = json.Marshal(observation{Type: "observation", Protocol: protocol,
-				Error: "cannot encode the observation: " + err.Error()})
+				Error: "cannot encode the observation: " + err.Error(), Steps: []stepResult{}})
 		}
 		out.Write(append(line, '\n'))
 		out.Flush()
@@ -795,12 +795,12 @@ func serveOne(eng *engine, line []byte) (obs observation) {
 	defer func() {
 		if r := recover(); r != nil {
 			obs = observation{Type: "observation", Protocol: protocol, ID: idOf(&p),
-				Error: fmt.Sprintf("runner panic: %v\n%s", r, debug.Stack())}
+				Error: fmt.Sprintf("runner panic: %v\n%s", r, debug.Stack()), Steps: []stepResult{}}
 		}
 	}()
 	if err := json.Unmarshal(line, &p); err != nil {
 		return observation{Type: "observation", Protocol: protocol, ID: idOf(&p),
-			Error: "bad plan: " + err.Error()}
+			Error: "bad plan: " + err.Error(), Steps: []stepResult{}}
 	}
 	return eng.execute(&p)
 }

@@ -1,0 +1,403 @@
+"""Test items: one per (case, engine, toolchain), and one agreement item per (case, toolchain).
+
+Item ids read ``manifests/<area>/<case>.yaml::<engine>[<toolchain>]`` and
+``...::agreement[<toolchain>]``: a valid pytest node id, so every printed rerun command runs.
+A manifest that fails to load still yields its items, each failing with the file, line and
+problem, so nothing else is lost. An item never writes results itself: it hands its record to
+its report (``report.wasmexport``), and the process that sees every report writes it — the
+only process with pytest-xdist's ``-n``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import agreement, expectations
+from harness.build import BuildResult
+from harness.bundle import BundleError
+from harness.manifest import MANIFEST_DIR, Manifest, case_id
+from harness.manifest import load as load_manifest
+from harness.observation import Observation
+from harness.paths import SUITE
+from harness.plan import make_plan
+from harness.runner import EngineUnavailable, Runner, RunnerFailure
+from harness.toolchains import ToolchainUnavailable
+from harness.verdict import Problem, decide, judge, judge_build
+from harness.yamlsrc import YamlError
+from suites.cli import CONFIG
+from suites.state import Seen, State
+
+AGREEMENT = "agreement"
+RERUN_RESULTS = "reports/out/rerun.jsonl"
+_STATE = pytest.StashKey[State]()
+
+
+def state(config: pytest.Config) -> State:
+    if _STATE not in config.stash:
+        config.stash[_STATE] = State(config)
+    return config.stash[_STATE]
+
+
+def has_state(config: pytest.Config) -> State | None:
+    return config.stash.get(_STATE, None)
+
+
+def manifest_root(path: Path) -> Path | None:
+    """The nearest enclosing directory named ``manifests`` that holds a ``schema.json`` (the
+    suite's, or a copy): case ids are relative to it. Requiring the schema keeps the plugin,
+    active wherever the suite is installed, away from other projects' ``manifests/`` YAML."""
+    for parent in path.resolve().parents:
+        if parent.name == "manifests" and (parent / "schema.json").is_file():
+            return parent
+    return None
+
+
+def item_name(engine: str, label: str) -> str:
+    """``wasmtime[go1.27.3]``: written like a parametrised test, and given the matching
+    structured node id, so --lf, --ff and node ids on the command line find it."""
+    return f"{engine}[{label}]"
+
+
+class CaseFailure(Exception):
+    """A verdict other than pass/skip/xfail: its text is the whole failure report."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict of one item, with what the record and the failure report need."""
+
+    verdict: str
+    reason: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    text: str = ""  # extra lines for the failure report
+    report: str = ""  # a complete failure report, replacing the usual one
+
+
+class ManifestFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        st = state(self.config)
+        manifest: Manifest | None = None
+        error: YamlError | None = None
+        root = manifest_root(self.path) or MANIFEST_DIR
+        try:
+            manifest = load_manifest(self.path, root=root)
+        except YamlError as e:
+            error = e
+        case = case_id(self.path, root)
+        area = case.split("/")[0]
+        for tc in st.toolchains:
+            label = st.labels[tc]
+            for engine in st.engines:
+                item = CaseItem.from_parent(self, name=item_name(engine, label),
+                                            nodeid=self.id.child(engine).with_params(label),
+                                            engine=engine, toolchain=tc, label=label,
+                                            manifest=manifest, error=error, case=case)
+                _mark(item, area, engine, label)
+                yield item
+            if len(st.engines) > 1 and manifest is not None and manifest.runs_on:
+                agree = AgreementItem.from_parent(
+                    self, name=item_name(AGREEMENT, label),
+                    nodeid=self.id.child(AGREEMENT).with_params(label), toolchain=tc,
+                    label=label, manifest=manifest, case=case)
+                _mark(agree, area, AGREEMENT, label)
+                yield agree
+
+
+def _mark(item: pytest.Item, *names: str) -> None:
+    """Markers for ``-m``: the case's area, the engine (or ``agreement``) and the toolchain."""
+    for name in names:
+        register_marker(item.config, name)
+        item.add_marker(name)
+
+
+def register_marker(config: pytest.Config, name: str) -> None:
+    known: set[str] = config.stash.setdefault(_MARKERS, set())
+    if name not in known:
+        known.add(name)
+        config.addinivalue_line("markers", f"{name}: an area, engine or toolchain of the suite")
+
+
+_MARKERS = pytest.StashKey[set[str]]()
+
+
+class SuiteItem(pytest.Item):
+    """An item whose failure report is the CaseFailure text itself, not a traceback."""
+
+    record: dict[str, Any] | None = None
+
+    def hand_over(self, rec: dict[str, Any]) -> None:
+        """Give the record to this item's report, and its key facts to JUnit as properties."""
+        self.record = rec
+        for key in ("engine", "toolchain", "verdict"):
+            self.user_properties.append((key, str(rec.get(key, ""))))
+        self.user_properties.append(("area", self.case.split("/")[0]))
+
+    case: str
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class CaseItem(SuiteItem):
+    def __init__(self, *, engine: str, toolchain: str, label: str, manifest: Manifest | None,
+                 error: YamlError | None, case: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.engine, self.toolchain, self.label = engine, toolchain, label
+        self.manifest, self.error = manifest, error
+        self.case = case
+        self._last_plan = ""  # steps and imports of the last plan run, to reuse its observation
+
+    def rerun(self) -> str:
+        """A shell command, run from the suite's root, that runs exactly this item again."""
+        st = state(self.config)
+        return (f"{rerun_program(self.config)} {shlex.quote(self.nodeid)} --engine {self.engine} "
+                f"--go {shlex.quote(rerun_go(st, self.toolchain))}{_bundle_arg(st)} "
+                f"--results {RERUN_RESULTS}")
+
+    def runtest(self) -> None:
+        st = state(self.config)
+        started = time.monotonic()
+        rec: dict[str, Any] = {"case": self.case, "engine": self.engine, "engine_version": None,
+                               "toolchain": self.label, "toolchain_requested": self.toolchain}
+        try:
+            out = self._evaluate(st, rec)
+        except Exception as e:  # a harness bug: record it, then let pytest show the traceback
+            out = Outcome("error", f"harness error: {type(e).__name__}: {e}")
+            raise
+        finally:
+            rec.update(verdict=out.verdict, reason=out.reason,
+                       duration_s=round(time.monotonic() - started, 4), rerun=self.rerun(),
+                       problems=[p.as_dict() for p in out.problems])
+            self.hand_over(rec)
+        if out.verdict == "skip":
+            pytest.skip(out.reason)
+        if out.verdict == "xfail":
+            pytest.xfail(f"known divergence: {out.reason}")
+        if out.verdict != "pass":
+            raise CaseFailure(out.report or self._report(out))
+
+    def _evaluate(self, st: State, rec: dict[str, Any]) -> Outcome:
+        """Build, run and judge this item; every result is an Outcome, nothing is raised."""
+        if self.error is not None:
+            return Outcome("error", str(self.error),
+                           report=f"{self.error}\nFix the manifest; every other case still runs.")
+        m = self.manifest
+        assert m is not None
+        rec.update(area=m.area, title=m.title, refs=list(m.refs), path=_display(m.path))
+        try:
+            tc = st.toolchain(self.toolchain).result()
+        except ToolchainUnavailable as e:
+            return Outcome("skip", f"toolchain {self.toolchain} unavailable: {e}")
+        rec["toolchain"] = tc.name
+        if not m.go.contains(tc.version):
+            return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
+        release = m.release(tc.version)
+        runner: Runner | None = None
+        if m.runs_on:  # the runner's hello says what it can do: the one declaration of capabilities
+            try:
+                runner = st.runner(self.engine)
+                info = runner.info()
+            except EngineUnavailable as e:
+                return Outcome("skip", f"engine {self.engine} unavailable: {e}")
+            except RunnerFailure as e:
+                return Outcome("error", str(e), text=str(e))
+            rec["engine_version"] = info.version
+            missing = sorted(m.requires - info.capabilities)
+            if missing:
+                return Outcome("skip", f"{self.engine} lacks capability: {', '.join(missing)}")
+        else:  # judged on the build alone
+            rec["engine_version"] = st.engine_version(self.engine)
+        try:
+            b = st.build(m, self.toolchain).result()
+        except BundleError as e:
+            return Outcome("error", str(e), text=str(e))
+        rec["build"] = {"outcome": b.outcome, "cached": b.cached, "sha256": b.sha256,
+                        "duration_s": round(b.duration_s, 3)}
+        try:
+            problems, obs = self._judge(m, b, runner, rec)
+            if release is not None:  # this release's own expectation, from the manifest
+                rec["release_entry"] = {"go": str(release.go), "finding": release.finding,
+                                        "link": release.link, "line": release.line}
+                if not problems:
+                    return Outcome("xpass", f"the documented expectation now holds on {tc.name}: "
+                                   f"narrow or remove the releases entry at line {release.line}")
+                problems, obs = self._judge(release.actual, b, runner, rec, obs)
+                if obs is not None and runner is not None:
+                    st.seen[(self.case, self.label)][self.engine] = Seen(
+                        release.actual, obs, runner.info().capabilities, None)
+                if not problems:
+                    return Outcome("xfail", release.describe())
+                return Outcome("fail", "", problems, text=(
+                    f"{tc.name} matches neither the documented expectation nor the releases entry "
+                    f"at line {release.line} ({release.finding}); the problems above are against "
+                    "that entry"))
+        except RunnerFailure as e:
+            return Outcome("error", str(e), text=str(e))
+        known = (expectations.find(st.divergences(self.engine), m.id, tc.version)
+                 or expectations.find(st.divergences("go"), m.id, tc.version))
+        if known is not None:
+            rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
+        verdict, reason = decide(problems, known)
+        if obs is not None and runner is not None:
+            own = expectations.find(st.divergences(self.engine), m.id, tc.version)
+            st.seen[(self.case, self.label)][self.engine] = Seen(
+                m, obs, runner.info().capabilities, own.describe() if own else None)
+        return Outcome(verdict, reason, problems, text=reason if verdict == "xpass" else "")
+
+    def _judge(self, m: Manifest, b: BuildResult, runner: Runner | None, rec: dict[str, Any],
+               earlier: Observation | None = None) -> tuple[list[Problem], Observation | None]:
+        """Problems of the build (and of a run, when `m` expects a module) against `m`; a run
+        with the same plan as `earlier` reuses its observation."""
+        build_problems = judge_build(m, b)
+        if build_problems or not m.runs or runner is None:
+            return build_problems, None
+        plan = make_plan(self.nodeid, m, b)
+        what = json.dumps([plan["steps"], plan["imports"]], sort_keys=True)
+        if earlier is not None and self._last_plan == what:
+            obs = earlier
+        else:
+            obs = runner.run(plan)
+            self._last_plan = what
+            rec["observed"] = _observed(obs)
+        return judge(m, b, obs), obs
+
+    def _report(self, out: Outcome) -> str:
+        m = self.manifest
+        assert m is not None
+        lines = [f"{out.verdict.upper()} {m.id} on {self.engine} with {self.label}: {m.title}",
+                 f"  manifest: {m.path}"]
+        for p in out.problems:
+            lines.append(p.render())
+            lines.extend(_excerpt(m.path, p.line))
+        if out.text:
+            lines.append(out.text)
+        lines.append(f"rerun: {self.rerun()}")
+        return "\n".join(lines)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.case} [{self.engine}, {self.label}]"
+
+
+AGREEMENT = "agreement"
+
+
+class AgreementItem(SuiteItem):
+    """Runs after every engine's item of one (case, toolchain): their observations must agree."""
+
+    def __init__(self, *, toolchain: str, label: str, manifest: Manifest, case: str,
+                 **kw: Any) -> None:
+        super().__init__(**kw)
+        self.toolchain, self.label, self.manifest, self.case = toolchain, label, manifest, case
+
+    def rerun(self) -> str:
+        """Every engine's item of this (case, toolchain), then this item: the file with only those
+        engines and that toolchain, run from the suite's root."""
+        st = state(self.config)
+        return (f"{rerun_program(self.config)} {shlex.quote(self.nodeid.split('::')[0])} "
+                f"--engine {','.join(st.engines)} "
+                f"--go {shlex.quote(rerun_go(st, self.toolchain))}{_bundle_arg(st)} "
+                f"--results {RERUN_RESULTS}")
+
+    def runtest(self) -> None:
+        st = state(self.config)
+        m = self.manifest
+        seen = st.seen.get((self.case, self.label), {})
+        rec: dict[str, Any] = {"case": self.case, "engine": AGREEMENT, "engine_version": None,
+                               "toolchain": self.label, "toolchain_requested": self.toolchain,
+                               "area": m.area, "title": m.title, "refs": list(m.refs),
+                               "path": _display(m.path), "engines": sorted(seen),
+                               "rerun": self.rerun(), "problems": []}
+        verdict, reason, report = self._judge(seen, rec)
+        rec.update(verdict=verdict, reason=reason)
+        self.hand_over(rec)
+        if verdict == "skip":
+            pytest.skip(reason)
+        if verdict == "xfail":
+            pytest.xfail(reason)
+        if verdict != "pass":
+            raise CaseFailure(report)
+
+    def _judge(self, seen: dict[str, Seen], rec: dict[str, Any]) -> tuple[str, str, str]:
+        m = self.manifest
+        if len(seen) < 2:
+            return "skip", (f"agreement needs two engines that ran the case; ran: "
+                            f"{', '.join(sorted(seen)) or 'none'}"), ""
+        reflect = frozenset(e for e, s in seen.items() if "export_types" in s.capabilities)
+        judged_by = next(iter(seen.values())).manifest  # the same for every engine of a release
+        d = agreement.compare(judged_by, {e: s.observation for e, s in seen.items()}, reflect)
+        if d is None:
+            return "pass", "", ""
+        rec["disagreement"] = {"field": d.field, "groups": [list(g) for g in d.groups],
+                               "values": [v[:4000] for v in d.values]}
+        outliers = [e for g in d.groups[1:] for e in g]
+        known = {e: seen[e].divergence for e in outliers}
+        if all(known.values()):
+            return "xfail", "; ".join(f"{e}: {r}" for e, r in known.items()), ""
+        report = "\n".join([f"DISAGREE {m.id} with {self.label}: {m.title}",
+                            f"  manifest: {m.path}", d.render(), f"rerun: {self.rerun()}"])
+        return "disagree", d.summary, report
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.case} [agreement, {self.label}]"
+
+
+def rerun_go(st: State, requested: str) -> str:
+    """What ``--go`` must say to get this toolchain again: the resolved release (so ``go1.25``
+    does not drift to a newer patch), or the toolchain's GOROOT for a local or devel Go."""
+    fut = st.toolchain(requested)
+    if fut.done():
+        try:
+            return fut.result().rerun_arg
+        except ToolchainUnavailable:
+            pass
+    return requested
+
+
+def rerun_program(config: pytest.Config) -> str:
+    """``python -m pytest`` in a clone (run from its root); the console script of an installed
+    suite, which maps ``manifests/…`` ids to the installed cases."""
+    return "wasmexport-conformance" if config.inipath == CONFIG else "python -m pytest"
+
+
+def _bundle_arg(st: State) -> str:
+    return "" if st.bundle is None else f" --bundle {shlex.quote(str(st.bundle.path))}"
+
+
+def _excerpt(path: Path, line: int | None, context: int = 3) -> list[str]:
+    """The author's own YAML around `line`, numbered (Tavern-style)."""
+    if not line:
+        return []
+    try:
+        src = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    lo, hi = max(1, line), min(len(src), line + context)
+    return [f"    {n:4d} | {src[n - 1]}" for n in range(lo, hi + 1)]
+
+
+def _display(path: Path) -> str:
+    return str(path.relative_to(SUITE)) if path.is_relative_to(SUITE) else str(path)
+
+
+def _observed(obs: Any) -> dict[str, Any]:
+    """A compact, JSON-ready copy of the observation for the results file."""
+    return {
+        "load_ok": obs.load_ok,
+        "load_message": obs.load_message[:2000],
+        "exports": {k: str(v) for k, v in (obs.exports or {}).items()},
+        "steps": [{"outcome": s.outcome, "summary": s.summary(),
+                   "stdout": s.stdout.decode("utf-8", "backslashreplace")[:4000],
+                   "stderr": s.stderr.decode("utf-8", "backslashreplace")[:4000],
+                   "trace": list(s.trace), "duration_ms": round(s.duration_ms, 3)}
+                  for s in obs.steps],
+    }

@@ -1,0 +1,208 @@
+"""What the items of one pytest session (or one xdist worker) share: toolchains, builds, runners,
+the engines' observations awaiting their agreement item, and (in the controller) the results file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from threading import RLock
+from typing import Any
+
+import pytest
+
+from harness import engines, expectations, results
+from harness.build import BuildResult
+from harness.build import build as run_build
+from harness.bundle import Bundle, BundleError
+from harness.manifest import MANIFEST_DIR, Manifest
+from harness.observation import Observation
+from harness.paths import SUITE
+from harness.runner import EngineUnavailable, Runner, RunnerFailure
+from harness.toolchains import DEFAULT as DEFAULT_GO
+from harness.toolchains import Toolchain, ToolchainUnavailable, check, label, resolve
+from harness.versions import parse_release
+
+TOOLCHAIN_EXPECTATIONS = MANIFEST_DIR / "toolchain-expectations.yaml"
+
+
+def split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def engine_names(option: str) -> list[str]:
+    """``--engine`` -> engine names; raises pytest.UsageError naming the known ones."""
+    names = split(option)
+    if names == ["all"]:
+        return engines.known()
+    unknown = [n for n in names if n not in engines.known()]
+    if unknown or not names:
+        raise pytest.UsageError(
+            f"--engine {option!r}: unknown engine {', '.join(map(repr, unknown)) or '(none)'}; "
+            f"known: {', '.join(engines.known())}, or 'all'")
+    return list(dict.fromkeys(names))
+
+
+def toolchain_names(option: str | None, bundle: Bundle | None) -> list[str]:
+    """``--go`` -> toolchain requests (default: the pinned release, or every toolchain of the
+    bundle); raises pytest.UsageError on a malformed one or one the bundle lacks."""
+    default = list(bundle.toolchains) if bundle else [DEFAULT_GO]
+    names = list(dict.fromkeys(split(option or ""))) or default
+    if bundle is not None:
+        missing = [n for n in names if n not in bundle.toolchains]
+        if missing:
+            raise pytest.UsageError(f"--go {','.join(missing)}: not in {bundle.path}, which holds "
+                                    f"{', '.join(bundle.toolchains)}")
+        return names
+    for name in names:
+        try:
+            check(name)
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+    return names
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One engine's observation of a (case, toolchain), kept for the agreement item."""
+
+    manifest: Manifest  # the expectation the observation was judged against
+    observation: Observation
+    capabilities: frozenset[str]
+    divergence: str | None  # the engine's own listed divergence for this case, if any
+
+
+class State:
+    """Everything shared by the items of one session; builds and toolchains run in a pool."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.engines = engine_names(config.getoption("engine"))
+        self.bundle: Bundle | None = None
+        if config.getoption("bundle"):
+            try:
+                self.bundle = Bundle.open(Path(config.getoption("bundle")))
+            except BundleError as e:
+                raise pytest.UsageError(f"--bundle: {e}") from None
+        self.toolchains = toolchain_names(config.getoption("go"), self.bundle)
+        self.labels = {name: name if self.bundle else _label(name) for name in self.toolchains}
+        twice = {lb for lb in self.labels.values() if list(self.labels.values()).count(lb) > 1}
+        if twice:
+            raise pytest.UsageError(
+                f"--go: {', '.join(n for n, lb in self.labels.items() if lb in twice)} are the "
+                f"same toolchain ({', '.join(sorted(twice))}); name it once")
+        self.results_path = config.invocation_params.dir / config.getoption("results")
+        self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="build")
+        self._tc: dict[str, Future[Toolchain]] = {}
+        self._builds: dict[tuple[str, str], Future[BuildResult]] = {}
+        self._runners: dict[str, Runner | EngineUnavailable] = {}
+        self._expect: dict[str, tuple[expectations.Divergence, ...]] = {}
+        # (case, toolchain label) -> engine -> what its item saw, for the agreement items
+        self.seen: dict[tuple[str, str], dict[str, Seen]] = defaultdict(dict)
+        self._writer: results.ResultsWriter | None = None
+        self._closed = False
+        self.unclean: list[str] = []  # why the run is not clean, under --require-clean
+        self._lock = RLock()
+
+    # toolchains and builds run in the pool, in parallel with the items
+    def toolchain(self, requested: str) -> Future[Toolchain]:
+        with self._lock:
+            if requested not in self._tc:
+                if self.bundle is not None:
+                    self._tc[requested] = done(self.bundle.toolchains[requested])
+                else:
+                    self._tc[requested] = self.pool.submit(resolve, requested)
+            return self._tc[requested]
+
+    def build(self, m: Manifest, requested: str) -> Future[BuildResult]:
+        """The build of `m` (from the bundle, with --bundle); raises BundleError from result()."""
+        key = (str(m.path), requested)
+        with self._lock:
+            fut = self._builds.get(key)
+            if fut is None:
+                if self.bundle is not None:
+                    fut = self.pool.submit(self.bundle.build, m, requested)
+                else:
+                    tc_future = self.toolchain(requested)
+                    fut = self.pool.submit(lambda: run_build(m, tc_future.result()))
+                self._builds[key] = fut
+            return fut
+
+    def runner(self, engine: str) -> Runner:
+        if engine not in self._runners:
+            try:
+                self._runners[engine] = engines.make_runner(engine)
+            except EngineUnavailable as e:
+                self._runners[engine] = e
+        got = self._runners[engine]
+        if isinstance(got, EngineUnavailable):
+            raise got
+        return got
+
+    def engine_version(self, engine: str) -> str | None:
+        """The engine's version if its runner can be started, else None."""
+        try:
+            return self.runner(engine).info().version
+        except (EngineUnavailable, RunnerFailure):
+            return None
+
+    def divergences(self, source: str) -> tuple[expectations.Divergence, ...]:
+        if source not in self._expect:
+            path = TOOLCHAIN_EXPECTATIONS if source == "go" else engines.expectations_file(source)
+            self._expect[source] = expectations.load(path, source)
+        return self._expect[source]
+
+    # results: written by the controller only (the process that sees every report)
+    def open_results(self) -> None:
+        if self._writer is None:
+            bundle = None if self.bundle is None else {
+                "path": str(self.bundle.path), "suite_commit": self.bundle.index.get("suite_commit"),
+                "toolchains": self.bundle.index["toolchains"]}
+            self._writer = results.ResultsWriter(self.results_path, {
+                "suite_commit": results.suite_commit(SUITE), "engines": self.engines,
+                "toolchains": self.toolchains, "labels": self.labels, "bundle": bundle,
+            })
+
+    def record(self, doc: dict[str, Any]) -> None:
+        self.open_results()
+        assert self._writer is not None
+        self._writer.record(doc)
+
+    def close(self) -> None:
+        """Stop the runners and the pool and finish the results file; safe to call twice."""
+        for r in self._runners.values():
+            if not isinstance(r, EngineUnavailable):
+                r.close()
+        self._runners.clear()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._writer is not None and not self._closed:
+            self._writer.close()
+        self._closed = True
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self._writer.counts) if self._writer else {}
+
+
+def done(value: Toolchain) -> Future[Toolchain]:
+    fut: Future[Toolchain] = Future()
+    fut.set_result(value)
+    return fut
+
+
+def _label(requested: str) -> str:
+    """The toolchain part of an item id: the release (a minor release names its newest patch), or
+    a devel toolchain's short label. A release that cannot be listed keeps its name (its items
+    skip with the reason); a local toolchain that does not run is a usage error."""
+    try:
+        return label(requested)
+    except ToolchainUnavailable as e:
+        try:
+            parse_release(requested)
+        except ValueError:
+            raise pytest.UsageError(f"--go {requested}: {e}") from None
+        return requested
+
