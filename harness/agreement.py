@@ -33,11 +33,14 @@ def _step_fields(step: Step | None, got: StepObservation, index: int) -> list[Fi
     if e is not None and e.outcome == "ok" and values.match_all(e.returns, got.results):
         results = [str(p) for p in e.returns]  # nan:any stays nan:any
     streams = []
-    for name, data in (("stdout", got.stdout), ("stderr", got.stderr)):
+    for name in ("stdout", "stderr"):
         want = getattr(e, name) if e else None
-        text = _text(data)
+        kept, total, digest = got.stream(name)
+        text = _text(kept)
         if want is not None and want.kind in ("match", "any") and want.matches(text):
             text = f"({want})"
+        elif total > len(kept):  # only a prefix was kept: the whole stream is its length and hash
+            text += f"\n… ({total} bytes in all, sha256 {digest})"
         streams.append((f"{where} {name}", text))
     events = list(got.trace)
     want = e.trace if e is not None else ()

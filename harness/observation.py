@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -27,10 +28,32 @@ class StepObservation:
     trap: str | None = None
     code: int | None = None
     message: str = ""
-    stdout: bytes = b""
+    stdout: bytes = b""  # the first limits.output_bytes of the stream
     stderr: bytes = b""
     trace: tuple[str, ...] = ()
     duration_ms: float = 0.0
+    stdout_len: int = 0  # every byte the guest wrote, kept or not
+    stderr_len: int = 0
+    stdout_sha256: str = ""  # of every byte the guest wrote
+    stderr_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        """Streams given without length and hash were kept whole: derive both."""
+        for name in ("stdout", "stderr"):
+            data = getattr(self, name)
+            if not getattr(self, f"{name}_sha256"):
+                object.__setattr__(self, f"{name}_len", len(data))
+                object.__setattr__(self, f"{name}_sha256", hashlib.sha256(data).hexdigest())
+
+    def stream(self, name: str) -> tuple[bytes, int, str]:
+        """(kept bytes, total length, SHA-256 of all) of ``stdout`` or ``stderr``."""
+        if name == "stdout":
+            return self.stdout, self.stdout_len, self.stdout_sha256
+        return self.stderr, self.stderr_len, self.stderr_sha256
+
+    def truncated(self, name: str) -> bool:
+        kept, total, _ = self.stream(name)
+        return total > len(kept)
 
     def summary(self) -> str:
         if self.outcome == "ok":
@@ -65,15 +88,37 @@ def _b64(doc: dict[str, Any], key: str) -> bytes:
         raise ProtocolError(f"{key} is not base64") from e
 
 
+def _length(doc: dict[str, Any], name: str, kept: bytes) -> int:
+    total = doc.get(f"{name}_len")
+    if not isinstance(total, int) or total < len(kept):
+        raise ProtocolError(f"{name}_len {total!r} is not a count of at least the {len(kept)} "
+                            "bytes sent")
+    return total
+
+
+def _digest(doc: dict[str, Any], name: str, kept: bytes) -> str:
+    digest = doc.get(f"{name}_sha256")
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise ProtocolError(f"{name}_sha256 {digest!r} is not a hex SHA-256")
+    if doc.get(f"{name}_len") == len(kept) and digest != hashlib.sha256(kept).hexdigest():
+        raise ProtocolError(f"{name}_sha256 does not match the {len(kept)} bytes sent whole")
+    return digest
+
+
 def _step(doc: Any) -> StepObservation:
     if not isinstance(doc, dict):
         raise ProtocolError(f"a step observation must be an object, got {doc!r}")
     outcome = doc.get("outcome")
     try:
+        out, err = _b64(doc, "stdout_b64"), _b64(doc, "stderr_b64")
         base = StepObservation(
             "ok",
-            stdout=_b64(doc, "stdout_b64"),
-            stderr=_b64(doc, "stderr_b64"),
+            stdout=out,
+            stderr=err,
+            stdout_len=_length(doc, "stdout", out),
+            stderr_len=_length(doc, "stderr", err),
+            stdout_sha256=_digest(doc, "stdout", out),
+            stderr_sha256=_digest(doc, "stderr", err),
             trace=tuple(trace.from_protocol(ev) for ev in doc.get("trace", [])),
             duration_ms=float(doc.get("duration_ms", 0.0)),
             message=str(doc.get("message", "")),

@@ -7,8 +7,9 @@ from typing import Any
 from harness.build import BuildResult
 from harness.manifest import Manifest
 
-PROTOCOL = 1
+PROTOCOL = 2
 DEFAULT_MEMORY_BYTES = 1 << 30  # 1 GiB: far above what the cases need, far below the machine
+OUTPUT_BYTES = 1 << 20  # per step and stream, what a runner keeps (harness.manifest caps expectations)
 
 
 def make_plan(plan_id: str, m: Manifest, build: BuildResult) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def make_plan(plan_id: str, m: Manifest, build: BuildResult) -> dict[str, Any]:
         "id": plan_id,
         "module": {"path": str(build.module), "sha256": build.sha256},
         "wasi": {"args": list(m.wasi_args), "env": [list(kv) for kv in m.wasi_env]},
-        "limits": {"memory_bytes": DEFAULT_MEMORY_BYTES},
+        "limits": {"memory_bytes": DEFAULT_MEMORY_BYTES, "output_bytes": OUTPUT_BYTES},
         "imports": [h.spec for h in m.imports],
         "steps": [
             {"call": s.call, "args": [a.to_protocol() for a in s.args], "timeout_ms": s.timeout_ms}

@@ -62,6 +62,24 @@ def schema_problem(part: str, doc: Any) -> str | None:
     return f"{error.json_path}: {error.message} (runners/protocol.schema.json {schema_path})"
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its children (Linux /proc; 0 where it cannot be read)."""
+    total = 0
+    try:
+        children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                    for c in (t / "children").read_text().split()]
+    except OSError:
+        children = []
+    for p in (pid, *children):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) << 10
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 @dataclass(frozen=True)
 class EngineInfo:
     name: str
@@ -88,6 +106,10 @@ class RunnerProcess:
     cwd: Path = SUITE
     env: dict[str, str] = field(default_factory=dict)
     hello_timeout_s: float = 60.0
+    # A runner whose process tree holds more than this after a plan is restarted before the next.
+    max_rss_bytes: int = field(default_factory=lambda: int(
+        os.environ.get("WASMEXPORT_RUNNER_MAX_RSS_MB", "1536")) << 20)
+    restarts: int = 0
     _proc: subprocess.Popen[str] | None = None
     _lines: queue.Queue[str | None] | None = None
     _stderr: deque[str] = field(default_factory=lambda: deque(maxlen=200))
@@ -185,10 +207,14 @@ class RunnerProcess:
             raise RunnerFailure("crash", f"cannot send the plan: {e}", self._stderr_tail()) from e
         doc = self.last_observation = self._read(deadline_s(plan), "observation")
         try:
-            return decode(doc, plan)
+            obs = decode(doc, plan)
         except ProtocolError as e:
             self._kill()
             raise RunnerFailure("garbage", str(e), self._stderr_tail()) from e
+        if self._proc is not None and rss_bytes(self._proc.pid) > self.max_rss_bytes:
+            self.close()  # a guest grew it: give the memory back; the next plan starts it afresh
+            self.restarts += 1
+        return obs
 
     def close(self) -> None:
         if self._proc is not None:

@@ -8,6 +8,7 @@ becomes a `Problem` naming the manifest line, so a failure reads as expected-vs-
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -133,8 +134,8 @@ def judge_step(step: Step, got: StepObservation) -> list[Problem]:
         problems.append(Problem(f"{where} results", step.line,
                                 "(" + ", ".join(map(str, e.returns)) + ")",
                                 "(" + ", ".join(map(str, got.results)) + ")"))
-    problems += _stream(f"{where} stdout", step.line, e.stdout, got.stdout)
-    problems += _stream(f"{where} stderr", step.line, e.stderr, got.stderr)
+    problems += _stream(f"{where} stdout", step.line, e.stdout, got, "stdout")
+    problems += _stream(f"{where} stderr", step.line, e.stderr, got, "stderr")
     if e.trace is not None and not (len(e.trace) == len(got.trace) and all(
             trace.matches(w, g) for w, g in zip(e.trace, got.trace, strict=True))):
         problems.append(Problem(f"{where} host-call trace", step.line,
@@ -157,15 +158,28 @@ def _outcome_text(e: Expect) -> str:
     return "returned (" + ", ".join(map(str, e.returns)) + ")"
 
 
-def _stream(where: str, line: int | None, want: TextExpect, data: bytes) -> list[Problem]:
-    text = _text(data)
-    if want.matches(text):
+def _quoted(text: str) -> str:
+    """One line as JSON (invisible characters shown), several as they are."""
+    return json.dumps(text) if "\n" not in text.rstrip("\n") else text
+
+
+def _stream(where: str, line: int | None, want: TextExpect, got: StepObservation, name: str
+            ) -> list[Problem]:
+    """A stream against its expectation. Past the runner's limit only a prefix was kept: an exact
+    expectation is then judged by length and SHA-256 of the whole stream, the others on the
+    prefix, and the report says so."""
+    kept, total, digest = got.stream(name)
+    text = _text(kept)
+    cut = "" if total == len(kept) else f"\n… (the first {len(kept)} of {total} bytes)"
+    if want.kind == "exact" and cut:
+        raw = want.text.encode()
+        if len(raw) == total and hashlib.sha256(raw).hexdigest() == digest:
+            return []
+    elif want.matches(text):
         return []
     if want.kind == "exact":
-        return [Problem(where, line, json.dumps(want.text) if "\n" not in want.text.rstrip("\n")
-                        else want.text, json.dumps(text) if "\n" not in text.rstrip("\n")
-                        else _shown(text))]
-    return [Problem(where, line, str(want), _shown(text) or "(empty)")]
+        return [Problem(where, line, _shown(_quoted(want.text)), _shown(_quoted(text)) + cut)]
+    return [Problem(where, line, str(want), (_shown(text) or "(empty)") + cut)]
 
 
 def judge(m: Manifest, b: BuildResult, obs: Observation | None) -> list[Problem]:

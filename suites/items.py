@@ -37,6 +37,7 @@ from suites.state import Seen, State
 
 AGREEMENT = "agreement"
 RERUN_RESULTS = "reports/out/rerun.jsonl"
+EXCERPT = 4000  # bytes of each stream a record keeps; its full length and hash are recorded too
 _STATE = pytest.StashKey[State]()
 
 
@@ -243,8 +244,11 @@ class CaseItem(SuiteItem):
                     "that entry"))
         except RunnerFailure as e:
             return Outcome("error", str(e), text=str(e))
-        known = (expectations.find(st.divergences(self.engine), m.id, tc.version)
-                 or expectations.find(st.divergences("go"), m.id, tc.version))
+        try:
+            known = (expectations.find(st.divergences(self.engine), m.id, tc.version)
+                     or expectations.find(st.divergences("go"), m.id, tc.version))
+        except YamlError as e:  # a broken expectations file: its own error, with file and line
+            return Outcome("error", str(e), text=f"{e}\nFix the expectations file.")
         if known is not None:
             rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
         verdict, reason = decide(problems, known)
@@ -396,8 +400,10 @@ def _observed(obs: Any) -> dict[str, Any]:
         "load_message": obs.load_message[:2000],
         "exports": {k: str(v) for k, v in (obs.exports or {}).items()},
         "steps": [{"outcome": s.outcome, "summary": s.summary(),
-                   "stdout": s.stdout.decode("utf-8", "backslashreplace")[:4000],
-                   "stderr": s.stderr.decode("utf-8", "backslashreplace")[:4000],
+                   "stdout": s.stdout[:EXCERPT].decode("utf-8", "backslashreplace"),
+                   "stderr": s.stderr[:EXCERPT].decode("utf-8", "backslashreplace"),
+                   "stdout_len": s.stdout_len, "stdout_sha256": s.stdout_sha256,
+                   "stderr_len": s.stderr_len, "stderr_sha256": s.stderr_sha256,
                    "trace": list(s.trace), "duration_ms": round(s.duration_ms, 3)}
                   for s in obs.steps],
     }

@@ -11,6 +11,7 @@ visible to cross-engine agreement), ``none`` (no defect: the real runner under a
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,16 @@ MODES = ("flip-result", "extra-stdout", "no-trap", "exit-code", "drop-export", "
          "stderr-note", "none")
 
 
+def append(step: dict[str, Any], stream: str, extra: bytes) -> None:
+    """Add `extra` to a step's stream as if the guest had written it: bytes, length and hash."""
+    kept = base64.b64decode(step[f"{stream}_b64"])
+    if step[f"{stream}_len"] != len(kept):
+        return  # a truncated stream's full hash cannot be recomputed here: leave it whole
+    step[f"{stream}_b64"] = base64.b64encode(kept + extra).decode()
+    step[f"{stream}_len"] = len(kept + extra)
+    step[f"{stream}_sha256"] = hashlib.sha256(kept + extra).hexdigest()
+
+
 def mutate(mode: str, obs: dict[str, Any]) -> None:
     if mode == "drop-export" and obs.get("exports"):
         obs["exports"] = obs["exports"][:-1]
@@ -33,15 +44,13 @@ def mutate(mode: str, obs: dict[str, Any]) -> None:
                 if v["t"] == "i32":
                     v["v"] = str((int(v["v"]) + 1 + (1 << 31)) % (1 << 32) - (1 << 31))
         elif mode == "extra-stdout":
-            step["stdout_b64"] = base64.b64encode(
-                base64.b64decode(step["stdout_b64"]) + b"stray\n").decode()
+            append(step, "stdout", b"stray\n")
         elif mode == "no-trap" and step["outcome"] == "trap":
             step.update(outcome="ok", results=[])
         elif mode == "exit-code" and step["outcome"] == "exit":
             step["code"] += 1
         elif mode == "stderr-note" and step["stderr_b64"]:
-            step["stderr_b64"] = base64.b64encode(
-                base64.b64decode(step["stderr_b64"]) + b"engine note\n").decode()
+            append(step, "stderr", b"engine note\n")
         elif mode == "quiet-nan":
             for v in step.get("results", []):
                 if v["t"] == "f32":

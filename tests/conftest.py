@@ -17,6 +17,7 @@ import pytest
 import wasmtime
 
 from harness import engines
+from harness.plan import OUTPUT_BYTES, PROTOCOL
 from harness.runner import EngineUnavailable, Runner
 
 
@@ -57,10 +58,10 @@ def plan_for() -> Callable[..., dict[str, Any]]:
              imports: list[dict[str, Any]] | None = None, **wasi: Any) -> dict[str, Any]:
         path, sha = module
         return {
-            "type": "plan", "protocol": 1, "id": f"test-{next(counter)}",
+            "type": "plan", "protocol": PROTOCOL, "id": f"test-{next(counter)}",
             "module": {"path": str(path), "sha256": sha},
             "wasi": {"args": wasi.get("args", ["t.wasm"]), "env": wasi.get("env", [])},
-            "limits": {"memory_bytes": 64 << 20},
+            "limits": {"memory_bytes": 64 << 20, "output_bytes": OUTPUT_BYTES},
             "imports": imports or [],
             "steps": [{"args": [], "timeout_ms": 5000, **s} for s in steps],
         }

@@ -4,15 +4,18 @@ Modes: ``ok`` answers every plan with a well-formed observation of an empty run;
 on the first plan; ``hang`` never answers; ``garbage`` prints a non-JSON line; ``wrong-id``
 answers for another plan; ``short`` reports fewer steps than planned; ``error`` reports a runner
 error; ``no-hello`` never says hello; ``crash-once:FILE`` crashes unless FILE exists (and
-creates it), so a restarted runner then works.
+creates it), so a restarted runner then works; ``grow`` keeps 64 MiB more after every plan.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
 from pathlib import Path
+
+EMPTY = hashlib.sha256(b"").hexdigest()
 
 
 def main() -> int:
@@ -20,8 +23,9 @@ def main() -> int:
     if mode == "no-hello":
         time.sleep(60)
         return 0
-    print(json.dumps({"type": "hello", "protocol": 1, "engine": "fake", "engine_version": "0",
+    print(json.dumps({"type": "hello", "protocol": 2, "engine": "fake", "engine_version": "0",
                       "capabilities": []}), flush=True)
+    held: list[bytearray] = []
     for line in sys.stdin:
         plan = json.loads(line)
         if mode.startswith("crash-once:"):
@@ -38,16 +42,19 @@ def main() -> int:
         elif mode == "garbage":
             print("this is not json", flush=True)
             continue
+        elif mode == "grow":  # holds on to memory, as an engine might after a greedy guest
+            held.append(bytearray(64 << 20))
         steps = [{"outcome": "ok", "results": [], "stdout_b64": "", "stderr_b64": "",
+                  "stdout_len": 0, "stderr_len": 0, "stdout_sha256": EMPTY, "stderr_sha256": EMPTY,
                   "trace": [], "duration_ms": 0.1} for _ in plan["steps"]]
-        obs = {"type": "observation", "protocol": 1, "id": plan["id"], "load": {"ok": True},
+        obs = {"type": "observation", "protocol": 2, "id": plan["id"], "load": {"ok": True},
                "exports": [], "steps": steps}
         if mode == "wrong-id":
             obs["id"] = "something-else"
         elif mode == "short":
             obs["steps"] = steps[:-1]
         elif mode == "error":
-            obs = {"type": "observation", "protocol": 1, "id": plan["id"], "error": "boom"}
+            obs = {"type": "observation", "protocol": 2, "id": plan["id"], "error": "boom"}
         print(json.dumps(obs), flush=True)
     return 0
 

@@ -28,6 +28,10 @@ def test_identical_observations_agree(case):  # noqa: F811
      "step 3 (call add) stderr"),
     ("stdout", lambda o: with_step(o, 0, stdout=b"x"), "step 0 (call _initialize) stdout"),
     ("trace", lambda o: with_step(o, 1, trace=()), "step 1 (call add) host-call trace"),
+    # the same kept prefix, a different whole: only the length and hash tell them apart
+    ("stream past the limit", lambda o: with_step(o, 0, stdout=b"", stdout_len=9,
+                                                  stdout_sha256="0" * 64),
+     "step 0 (call _initialize) stdout"),
     ("load", lambda o: dataclasses.replace(o, load_ok=False), "module load"),
     ("exports", lambda o: dataclasses.replace(o, exports={"memory": ExportType("memory")}), "exports"),
     ("step count", lambda o: dataclasses.replace(o, steps=o.steps[:-1]), "step count"),

@@ -13,6 +13,7 @@ fixture (tests/conftest.py) skips an engine that is not installed, or fails it w
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -274,33 +275,42 @@ def test_every_plan_the_harness_makes_follows_the_schema(path):
 
 # -- the schema rejects what the protocol forbids -----------------------------------------------
 
+def whole_streams(out: bytes, err: bytes) -> Doc:
+    """Lengths and hashes of whole streams (of which a step may have kept only a prefix)."""
+    return {"stdout_len": len(out), "stderr_len": len(err),
+            "stdout_sha256": hashlib.sha256(out).hexdigest(),
+            "stderr_sha256": hashlib.sha256(err).hexdigest()}
+
+
 GOOD_OBSERVATION: Doc = {
-    "type": "observation", "protocol": 1, "id": "p", "load": {"ok": True},
+    "type": "observation", "protocol": 2, "id": "p", "load": {"ok": True},
     "exports": [{"name": "f", "kind": "func", "params": ["i32"], "results": ["f32"]},
                 {"name": "memory", "kind": "memory"}],
     "steps": [
         {"outcome": "ok", "results": [{"t": "f32", "v": "0x7fa00001"}], "stdout_b64": "aGk=",
-         "stderr_b64": "", "duration_ms": 1.5, "trace": [
+         "stderr_b64": "", **whole_streams(b"hi", b""), "duration_ms": 1.5, "trace": [
              {"ev": "import", "name": "host.cb", "args": [i32(1)]},
              {"ev": "read", "hex": "68"}, {"ev": "write", "len": 1},
              {"ev": "export", "name": "g", "args": []},
              {"ev": "export_return", "values": [{"t": "f64", "v": "0x8000000000000000"}]},
              {"ev": "import_return", "values": [{"t": "i64", "v": "-1"}]}]},
         {"outcome": "trap", "trap": "unreachable", "message": "wasm trap", "stdout_b64": "",
-         "stderr_b64": "", "duration_ms": 0.1, "trace": [
+         "stderr_b64": "", **whole_streams(b"", b""), "duration_ms": 0.1, "trace": [
              {"ev": "export", "name": "g", "args": []},
              {"ev": "export_trap", "kind": "unreachable"}]},
         {"outcome": "exit", "code": 2, "message": "exit status 2", "stdout_b64": "",
-         "stderr_b64": "", "trace": [{"ev": "export_exit", "code": 2}], "duration_ms": 0.1},
+         "stderr_b64": "", **whole_streams(b"x" * 10, b""),
+         "trace": [{"ev": "export_exit", "code": 2}], "duration_ms": 0.1},
         {"outcome": "error", "message": "no export", "stdout_b64": "", "stderr_b64": "",
-         "trace": [], "duration_ms": 0},
+         **whole_streams(b"", b""), "trace": [], "duration_ms": 0},
     ],
 }
-GOOD_HELLO: Doc = {"type": "hello", "protocol": 1, "engine": "e", "engine_version": "1",
+GOOD_HELLO: Doc = {"type": "hello", "protocol": 2, "engine": "e", "engine_version": "1",
                    "capabilities": ["host_imports", "exact_f32"]}
 GOOD_PLAN: Doc = {
-    "type": "plan", "protocol": 1, "id": "p", "module": {"path": "/m.wasm", "sha256": "ab"},
-    "wasi": {"args": ["m.wasm"], "env": [["K", "V"]]}, "limits": {"memory_bytes": 1 << 20},
+    "type": "plan", "protocol": 2, "id": "p", "module": {"path": "/m.wasm", "sha256": "ab"},
+    "wasi": {"args": ["m.wasm"], "env": [["K", "V"]]},
+    "limits": {"memory_bytes": 1 << 20, "output_bytes": 1 << 20},
     "imports": [host("cb", ["i32"], ["i32"], [
         {"read": {"ptr": {"param": 0}, "len": {"value": i32(4)}}},
         {"write": {"ptr": {"param": 0}, "hex": "2a2b"}},
@@ -364,11 +374,14 @@ BROKEN: list[tuple[str, str, Callable[[Doc], None]]] = [
     ("observation", "a read event without hex", _drop("hex", _trace(1))),
     ("observation", "an export_trap of an unknown kind", _set("kind", "oops", _trace(1, step=1))),
     ("observation", "a trace value as a number", _set("values", [{"t": "i64", "v": -1}], _trace(5))),
-    ("observation", "another protocol version", _set("protocol", 2)),
+    ("observation", "another protocol version", _set("protocol", 1)),
     ("observation", "the type of another message", _set("type", "result")),
     ("hello", "an unknown capability", _set("capabilities", ["host_imports", "threads"])),
     ("hello", "no engine version", _drop("engine_version")),
-    ("hello", "another protocol version", _set("protocol", 2)),
+    ("hello", "another protocol version", _set("protocol", 1)),
+    ("observation", "a step without its stream's length", _drop("stdout_len", _step(0))),
+    ("observation", "a stream hash that is not hex", _set("stderr_sha256", "xyz", _step(1))),
+    ("plan", "limits without output_bytes", _drop("output_bytes", lambda d: d["limits"])),
     ("plan", "an op with two forms", lambda d: _op(3)(d).update(call="inner")),
     ("plan", "an operand naming nothing", lambda d: _op(0)(d)["read"].update(len={})),
     ("plan", "write bytes that are not hex", lambda d: _op(1)(d)["write"].update(hex="xyz")),
@@ -395,7 +408,7 @@ def test_the_schema_rejects_a_wrong_document(part, wrong, breaks):
 # -- the harness checks each runner's hello when it starts ---------------------------------------
 
 BAD_HELLO = """import json, sys
-print(json.dumps({"type": "hello", "protocol": 1, "engine": "bad", "engine_version": "0",
+print(json.dumps({"type": "hello", "protocol": 2, "engine": "bad", "engine_version": "0",
                   "capabilities": ["host_imports", "telepathy"]}), flush=True)
 sys.stdin.read()
 """

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.runner import RunnerFailure, RunnerProcess
+from harness.plan import PROTOCOL
+from harness.runner import RunnerFailure, RunnerProcess, rss_bytes
 
 FAKE = Path(__file__).with_name("fake_runner.py")
 
@@ -17,8 +18,9 @@ def fake(mode: str, **kw) -> RunnerProcess:
 
 
 def plan(steps: int = 1, timeout_ms: int = 100, pid: str = "p1") -> dict:
-    return {"type": "plan", "protocol": 1, "id": pid, "module": {"path": "/x", "sha256": "0"},
-            "wasi": {"args": [], "env": []}, "limits": {}, "imports": [],
+    return {"type": "plan", "protocol": PROTOCOL, "id": pid, "module": {"path": "/x", "sha256": "0"},
+            "wasi": {"args": [], "env": []},
+            "limits": {"memory_bytes": 1 << 20, "output_bytes": 1 << 20}, "imports": [],
             "steps": [{"call": "f", "args": [], "timeout_ms": timeout_ms}] * steps}
 
 
@@ -80,3 +82,20 @@ def test_a_missing_runner_binary_is_a_failure_not_an_exception():
     with pytest.raises(RunnerFailure) as info:
         r.run(plan())
     assert info.value.kind == "crash"
+
+
+def test_a_runner_that_grew_past_the_limit_is_restarted_and_gives_its_memory_back():
+    r = fake("grow", max_rss_bytes=200 << 20)
+    for _ in range(5):  # 64 MiB more per plan: past 200 MiB after the third
+        assert len(r.run(plan()).steps) == 1
+    assert r.restarts >= 1
+    assert r._proc is None or rss_bytes(r._proc.pid) < 200 << 20
+    r.close()
+
+
+def test_a_runner_below_the_limit_is_kept_warm():
+    r = fake("ok", max_rss_bytes=1 << 30)
+    for _ in range(3):
+        r.run(plan())
+    assert r.restarts == 0
+    r.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,27 @@ def case(manifest_file) -> manifest.Manifest:
 
 
 def with_step(obs: Observation, i: int, **changes) -> Observation:
+    """Step i changed; a changed stream is kept whole (its length and hash follow it)."""
+    for name in ("stdout", "stderr"):
+        if name in changes:
+            changes.setdefault(f"{name}_sha256", "")
     steps = list(obs.steps)
     steps[i] = dataclasses.replace(steps[i], **changes)
     return dataclasses.replace(obs, steps=tuple(steps))
+
+
+def test_a_stream_cut_by_the_runner_is_judged_by_length_and_hash(case):
+    """Past the runner's limit only a prefix arrives: an exact expectation compares the whole
+    stream's length and SHA-256, so neither the prefix alone nor a wrong tail passes."""
+    good = good_observation(case)
+    whole = good.steps[1].stdout
+    cut = with_step(good, 1, stdout=whole[:3], stdout_len=len(whole),
+                    stdout_sha256=hashlib.sha256(whole).hexdigest())
+    assert judge(case, OK_BUILD, cut) == []
+    wrong = with_step(cut, 1, stdout=whole[:3], stdout_len=len(whole),
+                      stdout_sha256=hashlib.sha256(whole[:-1] + b"?").hexdigest())
+    (problem,) = judge(case, OK_BUILD, wrong)
+    assert "stdout" in problem.where and f"the first 3 of {len(whole)} bytes" in problem.observed
 
 
 def test_the_right_observation_passes(case):

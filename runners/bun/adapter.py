@@ -2,7 +2,8 @@
 
 Bun comes from the pinned npm install (runners/js/package-lock.json, see runners/js/npm.py),
 made once in the shared cache. The runner links Bun's own `node:wasi` and runs each instance in
-a child process (Bun cannot stop a Wasm loop in a worker; see runners/js/platform.mjs).
+an executor process on its main thread (Bun cannot stop a Wasm loop in a worker; see
+runners/js/platform.mjs).
 No auto-install of packages, no crash-report upload.
 """
 

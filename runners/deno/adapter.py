@@ -2,8 +2,9 @@
 
 Deno comes from the pinned npm install (runners/js/package-lock.json, see runners/js/npm.py),
 made once in the shared cache. The runner links Deno's own `node:wasi`. Permissions are only
-what the runner needs: read the modules, write its capture files, read the variables that name
-the temp directory. No update check, no prompts, Deno's own cache under the suite's cache.
+what the runner needs: start its executor process (Deno itself, see runners/js/remote.mjs) and
+pass it the variables below; the executor reads the modules and opens /dev/null for the
+guest's stdio. No update check, no prompts, Deno's own cache under the suite's cache.
 """
 
 from __future__ import annotations
@@ -19,5 +20,8 @@ def make_runner() -> RunnerProcess:
     deno = npm.binary(NAME)
     env = {"DENO_NO_UPDATE_CHECK": "1", "DENO_NO_PROMPT": "1", "DENO_DIR": str(npm.scratch(NAME)),
            "NO_COLOR": "1"}
+    # Deno's node:child_process also reads NODE_V8_COVERAGE, to hand it to every child.
+    readable = ",".join([*env, "NODE_V8_COVERAGE"])
     return RunnerProcess(NAME, [str(deno), "run", "--quiet", "--no-prompt", "--allow-read",
-                                "--allow-write", "--allow-env=TMPDIR,TMP,TEMP", str(HOST)], env=env)
+                                f"--allow-run={deno}", f"--allow-env={readable}", str(HOST)],
+                         env=env)

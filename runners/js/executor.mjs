@@ -1,16 +1,21 @@
 /**
- * The executor: loads one plan's module, instantiates it and runs its steps on request, off the
- * host's main thread (platform.mjs says where), so the host can stop it when a step times out.
+ * The executor: loads one plan's module, instantiates it and runs its steps on request, in the
+ * executor process (child.mjs), so the host can stop it when a step times out.
  *
- * Messages in: {op: 'load', plan, stdout, stderr} (paths of the capture files),
- * {op: 'step', index}, {op: 'unload'}. Messages out: {op: 'ready'} once, then one reply per
- * load or step: {op: 'loaded', load, exports}, {op: 'stepped', step}, or {op: 'failed', error}
- * (the executor's own bug).
+ * Requests in (JSON lines: stdin, or forwarded by child.mjs to this thread): {op: 'load', plan},
+ * {op: 'step', index}, {op: 'unload'}. Out, as frames on fd 1 (frames.mjs): {op: 'ready'} once,
+ * then one reply per load or step: {op: 'loaded', load, exports}, {op: 'stepped', step}, or
+ * {op: 'failed', error} (the executor's own bug); and, as they happen, the guest's writes to
+ * fd 1 and fd 2.
  */
 
 import { Buffer } from 'node:buffer';
 import fs from 'node:fs';
-import { executorPort, makeWasi, trapKind } from './platform.mjs';
+import process from 'node:process';
+import readline from 'node:readline';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { writeFrame, writeMessage } from './frames.mjs';
+import { makeWasi, trapKind } from './platform.mjs';
 import { decode, encode, fromJs, resultsFromJs, resultsToJs, toJs } from './values.mjs';
 import { callTrampoline, capMemory, hostTrampoline, PAGE, parseModule } from './wasm.mjs';
 
@@ -59,13 +64,48 @@ function outcomeOf(err) {
   return { outcome: 'trap', trap: trapKind(err) ?? 'host_error', message };
 }
 
-/** One plan: its instance, its capture files and the current step's trace. */
+const ERRNO_FAULT = 21; // WASI preview1 errno: bad address
+
+/**
+ * WASI fd_write, taking fds 1 and 2 before the engine's WASI sees them: their bytes go straight
+ * from guest memory to the host as output frames, where they are counted, hashed and kept up to
+ * the plan's limit. No copy stays here, so a flood costs no memory. Other fds: the engine's own.
+ */
+function captureWrites(instance, fdWrite) {
+  return (fd, iovs, iovsLen, nwrittenPtr) => {
+    if (fd !== 1 && fd !== 2) return fdWrite(fd, iovs, iovsLen, nwrittenPtr);
+    const mem = instance()?.exports.memory;
+    if (!(mem instanceof WebAssembly.Memory)) return ERRNO_FAULT;
+    const bytes = new Uint8Array(mem.buffer);
+    const view = new DataView(mem.buffer);
+    [iovs, iovsLen, nwrittenPtr] = [iovs >>> 0, iovsLen >>> 0, nwrittenPtr >>> 0];
+    if (iovs + iovsLen * 8 > bytes.length || nwrittenPtr + 4 > bytes.length) return ERRNO_FAULT;
+    const pieces = [];
+    for (let i = 0; i < iovsLen; i++) {
+      const ptr = view.getUint32(iovs + i * 8, true);
+      const len = view.getUint32(iovs + i * 8 + 4, true);
+      if (ptr + len > bytes.length) return ERRNO_FAULT; // checked before anything is written
+      pieces.push(bytes.subarray(ptr, ptr + len));
+    }
+    let total = 0;
+    for (const piece of pieces) {
+      if (piece.length) writeFrame(fd, piece);
+      total += piece.length;
+    }
+    view.setUint32(nwrittenPtr, total >>> 0, true);
+    return 0;
+  };
+}
+
+/** One plan: its instance and the current step's trace. */
 class Run {
-  constructor(plan, stdoutPath, stderrPath) {
+  constructor(plan) {
     this.plan = plan;
     this.trace = [];
-    this.fds = [fs.openSync('/dev/null', 'r'), fs.openSync(stdoutPath, 'a'),
-      fs.openSync(stderrPath, 'a')];
+    // The engine's WASI gets /dev/null for all three streams: stdin is empty, and writes to
+    // fd 1 and fd 2 never reach it (captureWrites takes them first).
+    this.fds = [fs.openSync('/dev/null', 'r'), fs.openSync('/dev/null', 'w'),
+      fs.openSync('/dev/null', 'w')];
   }
 
   close() {
@@ -91,12 +131,17 @@ class Run {
       return { load: { ok: false, stage: 'instantiate', message }, exports };
     }
     const [stdin, stdout, stderr] = this.fds;
-    const wasi = makeWasi({ args: this.plan.wasi.args, env: this.plan.wasi.env, stdin, stdout, stderr });
+    const wasi = makeWasi({ args: this.plan.wasi.args, env: this.plan.wasi.env, stdin, stdout, stderr,
+      emit: writeFrame });
     const imports = {};
     // An (empty) namespace for every module the guest imports from, so a missing function is
     // reported by the engine under its own name rather than as a missing namespace.
     for (const imp of info.imports) imports[imp.module] ??= {};
-    imports.wasi_snapshot_preview1 = { ...wasi.imports, proc_exit: (code) => { throw new ExitError(code); } };
+    imports.wasi_snapshot_preview1 = {
+      ...wasi.imports,
+      proc_exit: (code) => { throw new ExitError(code >>> 0); }, // a u32, handed over as an i32
+      fd_write: captureWrites(() => this.instance, wasi.imports.fd_write),
+    };
     for (const spec of this.plan.imports) {
       imports[spec.module] ??= {};
       imports[spec.module][spec.name] = this.hostFunction(spec);
@@ -216,29 +261,36 @@ class Run {
   }
 }
 
-// The protocol owns the host's stdout: nothing here may print to it, whatever the engine does
-// with a worker's console.
+// fd 1 carries the frames: nothing here may print to it, whatever the engine does with a
+// worker's console.
 console.log = console.error;
 console.info = console.error;
 console.debug = console.error;
 
-const port = await executorPort();
-let run = null;
-
-port.onMessage((msg) => {
+function handle(line) {
   try {
+    const msg = JSON.parse(line);
     if (msg.op === 'load') {
       run?.close();
-      run = new Run(msg.plan, msg.stdout, msg.stderr);
-      port.send({ op: 'loaded', ...run.load() });
+      run = new Run(msg.plan);
+      writeMessage({ op: 'loaded', ...run.load() });
     } else if (msg.op === 'step') {
-      port.send({ op: 'stepped', step: run.step(msg.index) });
+      writeMessage({ op: 'stepped', step: run.step(msg.index) });
     } else if (msg.op === 'unload') {
       run?.close();
       run = null;
     }
   } catch (e) {
-    port.send({ op: 'failed', error: String(e?.stack ?? e) });
+    writeMessage({ op: 'failed', error: String(e?.stack ?? e) });
   }
-});
-port.send({ op: 'ready' });
+}
+
+let run = null;
+if (isMainThread) {
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  lines.on('line', handle);
+  lines.on('close', () => process.exit(0));
+} else {
+  parentPort.on('message', handle);
+}
+writeMessage({ op: 'ready' });

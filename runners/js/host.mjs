@@ -4,15 +4,20 @@
  * line per plan line. It never judges.
  *
  * Configuration, the same on all three engines:
- * - The instance lives in an executor (executor.mjs) off the main thread. The main thread times
- *   each step and, when a step outlives its timeout_ms, kills the executor: the step is a trap
- *   of kind `timeout` and the plan's later steps are outcome `error` ("instance terminated
- *   after timeout"), because JS cannot interrupt a Wasm call and keep its instance. The trace
- *   of a step cut off this way is lost with the executor; its stdout/stderr are kept.
+ * - The instance lives in an executor process (child.mjs, executor.mjs), never in this one. This
+ *   process times each step and, when a step outlives its timeout_ms, kills the executor with
+ *   SIGKILL: the step is a trap of kind `timeout` and the plan's later steps are outcome
+ *   `error` ("instance terminated after timeout"), because JS cannot interrupt a Wasm call, or
+ *   a WASI call such as poll_oneoff, and keep its instance. An executor that dies on its own
+ *   (the engine crashed) ends its step as outcome `error` saying how it died, and the later
+ *   steps likewise. Either way the trace of that step is lost with the executor, its output
+ *   is not, and a fresh executor takes the next plan.
  * - WASI preview1 is the engine's own `node:wasi`, with exactly the plan's args and env, no
- *   preopens, stdin empty and stdout/stderr appended to two temp files that the main thread
- *   reads after each step. `proc_exit` is replaced so that an exit unwinds the guest and is
- *   reported as outcome `exit` with its code; the runner and the instance live on.
+ *   preopens and stdin empty. Writes to fd 1 and fd 2 are taken off the engine's WASI
+ *   (executor.mjs) and streamed here, where each step keeps the first limits.output_bytes of
+ *   each stream and counts and hashes all of it. No files: nothing to leave behind.
+ *   `proc_exit` is replaced so that an exit unwinds the guest and is reported as outcome `exit`
+ *   with its code; the runner and the instance live on.
  * - `_start` and `_initialize` run when a step calls them, like any other export.
  * - The memory limit is the module's own: each defined memory's maximum is lowered to
  *   limits.memory_bytes before compiling, so growing past it fails (wasm.mjs).
@@ -21,115 +26,103 @@
  * - Export signatures come from the module's own type, function and export sections.
  * - Compiled modules are cached in the executor by sha256 (and memory cap) while it lives.
  * - The Wasm stack is the engine's default for the executor's thread, not tuned: 4 MiB in a
- *   Node worker, V8's 984 KiB in a Deno worker, JavaScriptCore's 5 MiB in Bun's child process.
+ *   Node worker, V8's 984 KiB in a Deno worker, JavaScriptCore's 5 MiB on Bun's main thread.
  */
 
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import process from 'node:process';
 import readline from 'node:readline';
-import { ENGINE, engineVersion, startExecutor } from './platform.mjs';
+import { ENGINE, engineVersion } from './platform.mjs';
+import { discard, executor } from './remote.mjs';
 
-const PROTOCOL = 1;
+const PROTOCOL = 2;
 const CAPABILITIES = ['host_imports', 'command_mode', 'exact_f32', 'export_types', 'memory_limit',
   'timeout'];
+const DEFAULT_OUTPUT_BYTES = 1 << 20;
 
-/** The executor, with one request in flight at a time. */
-class Executor {
-  constructor() {
-    this.channel = startExecutor();
-    this.channel.onMessage((msg) => this.settle((p) => p.resolve(msg)));
-    this.channel.onExit((why) => {
-      this.exited = new Error(`the executor exited (${why})`);
-      this.settle((p) => p.reject(this.exited));
-    });
-    this.ready = new Promise((resolve, reject) => { this.pending = { resolve, reject }; }); // {op: 'ready'}
+/** One stream of one step: the first `limit` bytes kept, every byte counted and hashed. */
+class Sink {
+  constructor(limit) {
+    this.limit = limit;
+    this.kept = Buffer.alloc(0); // grown as needed, never past `limit`
+    this.keptLen = 0;
+    this.len = 0;
+    this.hash = createHash('sha256');
   }
 
-  settle(how) {
-    const p = this.pending;
-    this.pending = null;
-    if (p) {
-      clearTimeout(p.timer);
-      how(p);
+  write(bytes) {
+    this.len += bytes.length;
+    this.hash.update(bytes);
+    const take = Math.min(bytes.length, this.limit - this.keptLen);
+    if (take <= 0) return;
+    if (this.keptLen + take > this.kept.length) {
+      const size = Math.max(2 * this.kept.length, this.keptLen + take, 4096);
+      const grown = Buffer.alloc(Math.min(this.limit, size));
+      this.kept.copy(grown, 0, 0, this.keptLen);
+      this.kept = grown;
     }
+    this.kept.set(bytes.subarray(0, take), this.keptLen);
+    this.keptLen += take;
   }
 
-  /** Send `msg`; resolves with the reply, or with null when `timeoutMs` passes first. */
-  request(msg, timeoutMs) {
-    return new Promise((resolve, reject) => {
-      if (this.exited) {
-        reject(this.exited);
-        return;
-      }
-      this.pending = { resolve, reject };
-      if (timeoutMs !== undefined) {
-        this.pending.timer = setTimeout(() => this.settle((p) => p.resolve(null)), timeoutMs);
-      }
-      this.channel.send(msg);
-    });
-  }
-
-  kill() {
-    this.pending = null;
-    this.channel.kill();
+  /** Into step observation `out` as `<name>_b64`, `<name>_len`, `<name>_sha256`. */
+  report(out, name) {
+    out[`${name}_b64`] = this.kept.subarray(0, this.keptLen).toString('base64');
+    out[`${name}_len`] = this.len;
+    out[`${name}_sha256`] = this.hash.digest('hex');
   }
 }
 
-/** A capture file read incrementally: what was appended since the last drain, as base64. */
-class Capture {
-  constructor(file) {
-    this.file = file;
-    this.offset = 0;
-    fs.writeFileSync(file, '');
-  }
-
-  drain() {
-    const data = fs.readFileSync(this.file).subarray(this.offset);
-    this.offset += data.length;
-    return data.toString('base64');
-  }
-}
-
-let executor = null;
-
-async function execute(plan, dir) {
+async function execute(plan) {
   const obs = { type: 'observation', protocol: PROTOCOL, id: plan.id, exports: null, steps: [] };
-  const stdout = new Capture(path.join(dir, 'stdout'));
-  const stderr = new Capture(path.join(dir, 'stderr'));
-  executor ??= new Executor();
-  await executor.ready;
-  const loaded = await executor.request({ op: 'load', plan, stdout: stdout.file, stderr: stderr.file });
-  if (loaded.op === 'failed') throw new Error(loaded.error);
-  obs.load = loaded.load;
-  obs.exports = loaded.exports;
-  if (!loaded.load.ok) return obs;
-  let killed = false;
+  const limit = plan.limits?.output_bytes ?? DEFAULT_OUTPUT_BYTES;
+  // Output goes to the step under way; anything written before the first step (a start
+  // function) counts towards the first.
+  let streams = { 1: new Sink(limit), 2: new Sink(limit) };
+  const ex = executor();
+  ex.onOutput = (fd, bytes) => streams[fd].write(bytes);
+  const ready = await ex.ready;
+  if (ready.died) throw new Error(`the executor process did not start: ${ready.died}`);
+  const loaded = await ex.request({ op: 'load', plan });
+  if (loaded.died) throw new Error(`the executor process died while loading the module: ${loaded.died}`);
+  if (loaded.reply.op === 'failed') throw new Error(loaded.reply.error);
+  obs.load = loaded.reply.load;
+  obs.exports = loaded.reply.exports;
+  if (!obs.load.ok) return obs;
+  let lost = null; // why the instance is gone, once it is
   for (const [index, step] of plan.steps.entries()) {
     let out;
-    if (killed) {
-      out = { outcome: 'error', message: 'instance terminated after timeout', duration_ms: 0, trace: [] };
+    if (lost) {
+      out = { outcome: 'error', message: lost, duration_ms: 0, trace: [] };
     } else {
       const started = performance.now();
-      const reply = await executor.request({ op: 'step', index }, step.timeout_ms);
-      if (reply === null) {
-        executor.kill();
-        executor = null;
-        killed = true;
-        out = { outcome: 'trap', trap: 'timeout', trace: [], duration_ms: performance.now() - started,
+      const answer = await ex.request({ op: 'step', index }, step.timeout_ms);
+      const duration = performance.now() - started;
+      if (answer.timeout) {
+        ex.kill();
+        executor(); // the next plan's executor starts while this one's last output drains
+        await ex.gone; // every frame it wrote before it died: the step's output
+        lost = 'instance terminated after timeout';
+        out = { outcome: 'trap', trap: 'timeout', trace: [], duration_ms: duration,
           message: `the call ran past its ${step.timeout_ms} ms timeout; the instance was terminated` };
-      } else if (reply.op === 'failed') {
-        throw new Error(reply.error);
+      } else if (answer.died) {
+        lost = `instance lost: the engine process died (${answer.died}) during an earlier step`;
+        out = { outcome: 'error', trace: [], duration_ms: duration,
+          message: `the engine process died (${answer.died}) during the call; the instance is gone` };
+      } else if (answer.reply.op === 'failed') {
+        throw new Error(answer.reply.error);
       } else {
-        out = reply.step;
+        out = answer.reply.step;
       }
     }
-    out.stdout_b64 = stdout.drain();
-    out.stderr_b64 = stderr.drain();
+    streams[1].report(out, 'stdout');
+    streams[2].report(out, 'stderr');
+    streams = { 1: new Sink(limit), 2: new Sink(limit) };
     obs.steps.push(out);
   }
-  executor?.channel.send({ op: 'unload' });
+  if (!lost) ex.tell({ op: 'unload' });
+  ex.onOutput = () => {};
   return obs;
 }
 
@@ -138,6 +131,7 @@ function send(doc) {
 }
 
 async function serve() {
+  await executor().ready; // up before the hello, so the first plan need not wait for it
   send({ type: 'hello', protocol: PROTOCOL, engine: ENGINE, engine_version: engineVersion(),
     capabilities: CAPABILITIES });
   const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
@@ -145,21 +139,18 @@ async function serve() {
     if (!line.trim()) continue;
     let plan = null;
     let obs;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${ENGINE}-run-`));
     try {
       plan = JSON.parse(line);
-      obs = await execute(plan, dir);
+      obs = await execute(plan);
     } catch (e) { // the runner's own failure: report it, start a fresh executor, keep serving
-      executor?.kill();
-      executor = null;
+      discard('the runner failed');
       obs = { type: 'observation', protocol: PROTOCOL, id: plan?.id ?? null,
         error: String(e?.stack ?? e) };
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
     }
     send(obs);
+    executor(); // a fresh one warms up while the harness reads, if this plan cost the last one
   }
-  executor?.kill(); // stdin closed: let the process end
+  discard('stdin closed'); // let the process end
 }
 
 serve();

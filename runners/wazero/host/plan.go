@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// -- engine: runtimes per memory limit, the compilation cache ---------------------------------
+
+type engine struct {
+	cache    wazero.CompilationCache
+	runtimes map[uint32]wazero.Runtime
+}
+
+func newEngine(cacheDir string) (*engine, error) {
+	var cache wazero.CompilationCache
+	if cacheDir == "" {
+		cache = wazero.NewCompilationCache()
+	} else {
+		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
+		if err != nil {
+			return nil, err
+		}
+		cache = c
+	}
+	return &engine{cache: cache, runtimes: map[uint32]wazero.Runtime{}}, nil
+}
+
+// runtime returns the runtime capping linear memory at `pages`, with WASI instantiated in it.
+// The plan's own host modules and the guest are instantiated per plan and closed after it.
+func (e *engine) runtime(ctx context.Context, pages uint32) (wazero.Runtime, error) {
+	if r, ok := e.runtimes[pages]; ok {
+		return r, nil
+	}
+	cfg := wazero.NewRuntimeConfig(). // the compiler where supported, else the interpreter
+						WithCompilationCache(e.cache).
+						WithCloseOnContextDone(true).
+						WithMemoryLimitPages(pages)
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		return nil, err
+	}
+	e.runtimes[pages] = r
+	return r, nil
+}
+
+func memoryPages(limitBytes int64) uint32 {
+	const maxPages = 65536 // wazero panics above this
+	if limitBytes <= 0 || limitBytes/65536 >= maxPages {
+		return maxPages
+	}
+	return uint32(limitBytes / 65536)
+}
+
+func wazeroVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/tetratelabs/wazero" {
+				return dep.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+// -- one plan ---------------------------------------------------------------------------------
+
+type run struct {
+	plan           *plan
+	stdout, stderr *stream
+	trace          []event
+	closedBy       string // why wazero closed the instance, once it has
+	// The guest instance and the running step's context, for nanosleep (sleep.go).
+	mod     api.Module
+	stepCtx context.Context
+}
+
+func (e *engine) execute(p *plan) (obs observation) {
+	ctx := context.Background()
+	obs = observation{Type: "observation", Protocol: protocol, ID: &p.ID, Steps: []stepResult{}}
+	r, err := e.runtime(ctx, memoryPages(p.Limits.MemoryBytes))
+	if err != nil {
+		obs.Error = "cannot create the wazero runtime: " + err.Error()
+		return obs
+	}
+	binary, err := os.ReadFile(p.Module.Path)
+	if err != nil {
+		obs.Error = err.Error()
+		return obs
+	}
+	compiled, err := r.CompileModule(ctx, binary)
+	if err != nil {
+		obs.Load = &loadInfo{Ok: false, Stage: "compile", Message: err.Error()}
+		return obs
+	}
+	defer compiled.Close(ctx)
+	exports, err := exportTypes(binary, compiled)
+	if err != nil {
+		obs.Error = err.Error()
+		return obs
+	}
+	obs.Exports = &exports
+
+	ru := &run{plan: p, stdout: newStream(p.Limits.OutputBytes), stderr: newStream(p.Limits.OutputBytes)}
+	mod, closers, err := ru.instantiate(ctx, r, compiled)
+	for _, c := range closers {
+		defer c.Close(ctx)
+	}
+	if err != nil {
+		obs.Load = &loadInfo{Ok: false, Stage: "instantiate", Message: err.Error()}
+		return obs
+	}
+	obs.Load = &loadInfo{Ok: true}
+	for _, s := range p.Steps {
+		obs.Steps = append(obs.Steps, ru.step(ctx, mod, s))
+	}
+	return obs
+}
+
+// instantiate defines the plan's host functions (one host module per import module name) and
+// instantiates the guest. Everything it returns to close must be closed after the plan.
+func (ru *run) instantiate(ctx context.Context, r wazero.Runtime, compiled wazero.CompiledModule) (api.Module, []api.Closer, error) {
+	var closers []api.Closer
+	byModule := map[string][]hostFunc{}
+	var order []string
+	for _, h := range ru.plan.Imports {
+		if _, seen := byModule[h.Module]; !seen {
+			order = append(order, h.Module)
+		}
+		byModule[h.Module] = append(byModule[h.Module], h)
+	}
+	for _, name := range order {
+		b := r.NewHostModuleBuilder(name)
+		for _, h := range byModule[name] {
+			params, err := valueTypes(h.Params)
+			if err != nil {
+				return nil, closers, err
+			}
+			results, err := valueTypes(h.Results)
+			if err != nil {
+				return nil, closers, err
+			}
+			b.NewFunctionBuilder().WithGoModuleFunction(ru.host(h), params, results).Export(h.Name)
+		}
+		m, err := b.Instantiate(ctx)
+		if err != nil {
+			return nil, closers, err
+		}
+		closers = append(closers, m)
+	}
+
+	cfg := wazero.NewModuleConfig().
+		WithName("").         // anonymous: plans never collide on a module name
+		WithStartFunctions(). // _initialize and _start are the plan's steps
+		WithArgs(ru.plan.Wasi.Args...).
+		WithStdin(eofReader{}).
+		WithStdout(ru.stdout).
+		WithStderr(ru.stderr).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(ru.nanosleep). // a real sleep that the step's timeout ends
+		WithRandSource(rand.Reader)
+	for _, kv := range ru.plan.Wasi.Env {
+		cfg = cfg.WithEnv(kv[0], kv[1])
+	}
+	mod, err := r.InstantiateModule(ctx, compiled, cfg)
+	if err != nil {
+		return nil, closers, fmt.Errorf("%w%s", err, ru.unresolved(compiled))
+	}
+	ru.mod = mod
+	return mod, append(closers, mod), nil
+}
+
+// unresolved names the guest's non-WASI imports the plan does not define. wazero reports a
+// missing import module only as "module[host] not instantiated"; this adds which functions.
+func (ru *run) unresolved(compiled wazero.CompiledModule) string {
+	defined := map[string]bool{}
+	for _, h := range ru.plan.Imports {
+		defined[h.Module+"."+h.Name] = true
+	}
+	var missing []string
+	for _, f := range compiled.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		if mod != wasi_snapshot_preview1.ModuleName && !defined[mod+"."+name] {
+			missing = append(missing, mod+"."+name)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return " (the plan defines no " + strings.Join(missing, ", ") + ")"
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func valueTypes(names []string) ([]api.ValueType, error) {
+	out := make([]api.ValueType, len(names))
+	for i, n := range names {
+		switch n {
+		case "i32":
+			out[i] = api.ValueTypeI32
+		case "i64":
+			out[i] = api.ValueTypeI64
+		case "f32":
+			out[i] = api.ValueTypeF32
+		case "f64":
+			out[i] = api.ValueTypeF64
+		default:
+			return nil, fmt.Errorf("unknown value type %q", n)
+		}
+	}
+	return out, nil
+}
+
+func (ru *run) step(ctx context.Context, mod api.Module, s step) stepResult {
+	ru.trace = []event{}
+	started := time.Now()
+	out := ru.call(ctx, mod, s)
+	out.DurationMs = float64(time.Since(started).Nanoseconds()) / 1e6
+	stdout, stderr := ru.stdout.drain(), ru.stderr.drain()
+	out.StdoutB64, out.StdoutLen, out.StdoutSha256 = stdout.b64, stdout.total, stdout.sha256
+	out.StderrB64, out.StderrLen, out.StderrSha256 = stderr.b64, stderr.total, stderr.sha256
+	out.Trace = ru.trace
+	return out
+}
+
+func (ru *run) call(ctx context.Context, mod api.Module, s step) stepResult {
+	if mod.IsClosed() {
+		return stepResult{Outcome: "error", Message: "wazero closed the module instance " +
+			ru.closedBy + "; it cannot be called again"}
+	}
+	fn := mod.ExportedFunction(s.Call)
+	if fn == nil {
+		return stepResult{Outcome: "error", Message: fmt.Sprintf("no function export named %q", s.Call)}
+	}
+	def := fn.Definition()
+	args, err := checkArgs(def, s.Args)
+	if err != nil {
+		return stepResult{Outcome: "error", Message: err.Error()}
+	}
+	timeout := time.Duration(s.TimeoutMs) * time.Millisecond
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ru.stepCtx = cctx
+	defer func() { ru.stepCtx = nil }()
+	results, err := fn.Call(cctx, args...)
+	if err == nil {
+		values := encodeAll(typeNames(def.ResultTypes()), results)
+		return stepResult{Outcome: "ok", Results: &values}
+	}
+	if code, exited, timedOut := exitOf(cctx, err); exited {
+		ru.closedBy = fmt.Sprintf("when the guest called proc_exit(%d) in an earlier step", code)
+		return stepResult{Outcome: "exit", Code: &code, Message: err.Error()}
+	} else if timedOut {
+		ru.closedBy = fmt.Sprintf("when an earlier step timed out after %v", timeout)
+		return stepResult{Outcome: "trap", Trap: "timeout", Message: err.Error()}
+	}
+	if mod.IsClosed() && ru.closedBy == "" {
+		ru.closedBy = "after an earlier step failed"
+	}
+	return stepResult{Outcome: "trap", Trap: trapKind(err), Message: err.Error()}
+}
+
+func checkArgs(def api.FunctionDefinition, args []value) ([]uint64, error) {
+	want := typeNames(def.ParamTypes())
+	got := make([]string, len(args))
+	for i, a := range args {
+		got[i] = a.T
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		return nil, fmt.Errorf("arguments (%s) do not match the export's parameters (%s)",
+			strings.Join(got, ", "), strings.Join(want, ", "))
+	}
+	out := make([]uint64, len(args))
+	for i, a := range args {
+		bits, err := decode(a)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = bits
+	}
+	return out, nil
+}
