@@ -27,7 +27,7 @@ def _text(data: bytes) -> str:
 
 
 def _step_fields(step: Step | None, got: StepObservation, index: int) -> list[Field]:
-    where = f"step {index}" + (f" (call {step.call})" if step else "")
+    where = f"step {index}" + (f" ({step.action})" if step else "")
     e = step.expect if step else None
     results = [str(v) for v in got.results]
     if e is not None and e.outcome == "ok" and values.match_all(e.returns, got.results):
@@ -52,9 +52,11 @@ def _step_fields(step: Step | None, got: StepObservation, index: int) -> list[Fi
     if e is not None and e.outcome == "any":  # undefined by the contract: engines may differ
         return [(f"{where} outcome", "(undefined)"), *streams,
                 (f"{where} host-call trace", "\n".join(events) or "(no host calls)")]
+    data = [] if got.data is None else [(f"{where} bytes", got.data.hex())]
     return [
         (f"{where} outcome", got.outcome),
         (f"{where} results", "(" + ", ".join(results) + ")"),
+        *data,
         (f"{where} trap kind", got.trap or "-"),
         (f"{where} exit code", "-" if got.code is None else str(got.code)),
         *streams,
@@ -67,6 +69,8 @@ def normalise(m: Manifest, obs: Observation, *, with_exports: bool = True) -> li
     out: list[Field] = [("module load", "ok" if obs.load_ok else "refused")]
     if with_exports and obs.exports is not None:
         out.append(("exports", "\n".join(f"{k}: {v}" for k, v in obs.exports.items())))
+    if obs.imports is not None:  # names and kinds: every runner reflects those
+        out.append(("imports", "\n".join(f"{i.module}.{i.name}: {i.kind}" for i in obs.imports)))
     steps = {s.index: s for s in m.steps}
     for i, got in enumerate(obs.steps):
         out += _step_fields(steps.get(i), got, i)
@@ -121,3 +125,15 @@ def _first_difference(all_fields: list[list[Field]]) -> str:
             names = [f[i][0] for f in all_fields if i < len(f)]
             return names[0] if len(set(names)) == 1 else "step count"
     return "step count"
+
+
+def explained(groups: tuple[tuple[str, ...], ...], divergences: Mapping[str, str | None]
+              ) -> str | None:
+    """The listed divergences that explain a disagreement, or None when they do not.
+
+    Explained: the engines with no listed divergence all fall in one group, whatever its size,
+    and every engine outside that group has its divergence listed."""
+    plain = [g for g in groups if any(not divergences.get(e) for e in g)]
+    if len(plain) > 1:
+        return None
+    return "; ".join(f"{e}: {divergences[e]}" for g in groups if g not in plain for e in g)

@@ -8,8 +8,7 @@ built, with the file, the line and the field at fault.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -17,11 +16,29 @@ from typing import Any, Literal
 import jsonschema
 
 from harness import isolation, trace, values
-from harness.patterns import PatternError, compile_pattern, full_match
-from harness.values import ValType, Value, ValuePattern
+from harness.model import (
+    BuildExpect,
+    Diagnostic,
+    Expect,
+    ExportType,
+    HostFunction,
+    ImportSpec,
+    Manifest,
+    Release,
+    Step,
+    TextExpect,
+)
+from harness.patterns import PatternError, compile_pattern
+from harness.script import Bindings, bytes_expect, data_of
+from harness.values import Value, ValuePattern
 from harness.versions import ALL_RELEASES, VersionRange
 from harness.yamlsrc import LineDict, YamlError, dotted, line_at
 from harness.yamlsrc import load as load_yaml
+
+__all__ = [  # the model (harness/model.py), for the users of this module
+    "BuildExpect", "Diagnostic", "Expect", "ExportType", "HostFunction", "ImportSpec", "Manifest",
+    "ManifestError", "Release", "Step", "TextExpect", "case_id", "load",
+]
 
 MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifests"
 SCHEMA_PATH = MANIFEST_DIR / "schema.json"
@@ -43,216 +60,6 @@ def _validator() -> jsonschema.protocols.Validator:
     cls.check_schema(schema)
     return cls(schema)
 
-
-# -- the model ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExportType:
-    """An export as the engine reports it: a function signature or another extern kind."""
-
-    kind: Literal["func", "memory", "table", "global"]
-    params: tuple[ValType, ...] = ()
-    results: tuple[ValType, ...] = ()
-
-    _SIG = re.compile(r"^\(\s*(.*?)\s*\)\s*->\s*(?:\(\s*(.*?)\s*\)|(\w+))$")
-
-    @classmethod
-    def parse(cls, text: str) -> ExportType:
-        text = text.strip()
-        if text in ("memory", "table", "global"):
-            return cls(text)  # type: ignore[arg-type]
-        m = cls._SIG.match(text)
-        if not m:
-            raise ValueError(f"bad export type {text!r}; write '(i32, i64) -> f64' or 'memory'")
-        params = _types(m.group(1))
-        results = _types(m.group(2)) if m.group(3) is None else _types(m.group(3))
-        return cls("func", params, results)
-
-    def __str__(self) -> str:
-        if self.kind != "func":
-            return self.kind
-        res = ", ".join(self.results)
-        return f"({', '.join(self.params)}) -> " + (res if len(self.results) == 1 else f"({res})")
-
-
-def _types(text: str | None) -> tuple[ValType, ...]:
-    if not text:
-        return ()
-    out = []
-    for raw in text.split(","):
-        part = raw.strip()
-        if part not in values.VAL_TYPES:
-            raise ValueError(f"unknown value type {part!r}")
-        out.append(part)
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class TextExpect:
-    """An expected output stream: exact text, a full-match regex, fragments in order, or any."""
-
-    kind: Literal["exact", "match", "contains", "any"]
-    text: str = ""
-    fragments: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, doc: Any) -> TextExpect:
-        if doc is None:
-            return cls("exact", "")
-        if isinstance(doc, str):
-            return cls("exact", doc)
-        if "match" in doc:
-            compile_pattern(doc["match"])
-            return cls("match", doc["match"])
-        if "contains" in doc:
-            frags = doc["contains"]
-            return cls("contains", fragments=(frags,) if isinstance(frags, str) else tuple(frags))
-        return cls("any")
-
-    def matches(self, got: str) -> bool:
-        if self.kind == "exact":
-            return got == self.text
-        if self.kind == "match":
-            return full_match(self.text, got)
-        if self.kind == "contains":
-            pos = 0
-            for frag in self.fragments:
-                found = got.find(frag, pos)
-                if found < 0:
-                    return False
-                pos = found + len(frag)
-            return True
-        return True
-
-    def __str__(self) -> str:
-        if self.kind == "exact":
-            return json.dumps(self.text)
-        if self.kind == "match":
-            return f"match /{self.text}/"
-        if self.kind == "contains":
-            return "contains " + " ... ".join(json.dumps(f) for f in self.fragments)
-        return "(anything)"
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    file: str | None
-    line: int | None
-    message: str
-    is_regex: bool = False
-
-    def matches(self, file: str, line: int, message: str) -> bool:
-        if self.file is not None and self.file != file:
-            return False
-        if self.line is not None and self.line != line:
-            return False
-        if self.is_regex:
-            return full_match(self.message, message)
-        return self.message == message
-
-    def __str__(self) -> str:
-        where = f"{self.file or '*'}:{self.line or '*'}"
-        return f"{where}: {'/' + self.message + '/' if self.is_regex else self.message}"
-
-
-@dataclass(frozen=True)
-class BuildExpect:
-    outcome: Literal["ok", "error", "crash"] = "ok"
-    diagnostics: tuple[Diagnostic, ...] = ()
-    output: TextExpect = field(default_factory=lambda: TextExpect("any"))
-
-
-@dataclass(frozen=True)
-class Expect:
-    """What one step must produce. Unset stream/trace fields mean empty (strict)."""
-
-    outcome: Literal["ok", "trap", "exit", "any"]  # any: undefined by the contract
-    returns: tuple[ValuePattern, ...] = ()
-    trap: str | None = None
-    exit: int | None = None
-    stdout: TextExpect = field(default_factory=lambda: TextExpect("exact", ""))
-    stderr: TextExpect = field(default_factory=lambda: TextExpect("exact", ""))
-    trace: tuple[str, ...] | None = ()  # None: any trace
-    duration_min_ms: float | None = None
-    duration_max_ms: float | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    index: int
-    line: int | None
-    call: str
-    args: tuple[Value, ...]
-    timeout_ms: int
-    expect: Expect
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class HostFunction:
-    """A host import in the runner vocabulary; `spec` is the protocol-ready definition."""
-
-    module: str
-    name: str
-    params: tuple[ValType, ...]
-    results: tuple[ValType, ...]
-    spec: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Release:
-    """What the releases in `go` really do, where that differs from the documented expectation:
-    `actual` is the whole case with the entry's build/module/imports/script in place."""
-
-    go: VersionRange
-    finding: str
-    link: str
-    line: int | None
-    actual: Manifest
-
-    def describe(self) -> str:
-        return f"Go {self.go}: {self.finding}" + (f" ({self.link})" if self.link else "")
-
-
-@dataclass(frozen=True)
-class Manifest:
-    path: Path
-    id: str
-    area: str
-    title: str
-    refs: tuple[str, ...]
-    notes: str
-    go: VersionRange
-    requires: frozenset[str]
-    mode: Literal["command", "reactor"]
-    files: tuple[tuple[str, str], ...]
-    flags: tuple[str, ...]
-    build: BuildExpect
-    load: Literal["ok", "invalid"]
-    exports: dict[str, ExportType] | None
-    wasi_args: tuple[str, ...]
-    wasi_env: tuple[tuple[str, str], ...]
-    imports: tuple[HostFunction, ...]
-    steps: tuple[Step, ...]
-    line: int = 1
-    build_line: int | None = None
-    module_line: int | None = None
-    releases: tuple[Release, ...] = ()
-
-    def release(self, version: tuple[int, int, int]) -> Release | None:
-        """The per-release entry covering `version`, if any (entries must not overlap)."""
-        return next((r for r in self.releases if r.go.contains(version)), None)
-
-    @property
-    def runs_on(self) -> bool:
-        """Whether an engine may have anything to do on some release."""
-        return self.runs or any(r.actual.runs for r in self.releases)
-
-    @property
-    def runs(self) -> bool:
-        """Whether an engine has anything to do (the build must succeed for that)."""
-        return self.build.outcome == "ok"
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -322,8 +129,10 @@ class _Builder:
             raise self.fail(["script"], "a case whose build fails has no script")
         imports = self._imports(exports)
         steps = self._steps(exports)
+        self._check_refs(imports, steps)
         cid = case_id(self.path, self.root)
         wasi = d.get("wasi", {})
+        stdin = wasi.get("stdin", "")
         try:
             go = VersionRange.parse(d["go"]) if "go" in d else ALL_RELEASES
         except ValueError as e:
@@ -344,13 +153,71 @@ class _Builder:
             load=module.get("load", "ok"),
             exports=exports,
             wasi_args=tuple(wasi.get("args", ["main.wasm"])),
-            wasi_env=tuple(sorted(wasi.get("env", {}).items())),
+            wasi_env=self._env(wasi.get("env", {})),
+            wasi_stdin=data_of(["wasi", "stdin"], stdin, self.fail) if isinstance(stdin, dict)
+            else str(stdin).encode(),
+            memory_bytes=self._memory_bytes(),
+            import_section=self._import_section(module.get("imports")),
+            memory_pages=(None if "memory" not in module else
+                          (module["memory"]["min"], module["memory"].get("max"))),
+            streams=self._streams(),
             imports=imports,
             steps=steps,
             build_line=line_at(d, ["build"]),
             module_line=line_at(d, ["module"]),
             releases=self._releases(),
         )
+
+    def _env(self, env: Any) -> tuple[tuple[str, str], ...]:
+        """A list of ``NAME=value`` keeps its order; a mapping is sorted by name."""
+        if isinstance(env, dict):
+            return tuple(sorted((str(k), str(v)) for k, v in env.items()))
+        out = []
+        for i, item in enumerate(env):
+            name, eq, value = str(item).partition("=")
+            if not eq or not name:
+                raise self.fail(["wasi", "env", i], f"{item!r} is not NAME=value")
+            out.append((name, value))
+        return tuple(out)
+
+    def _memory_bytes(self) -> int | None:
+        limits = self.doc.get("limits", {})
+        if "memory_pages" in limits:
+            return int(limits["memory_pages"]) * 65536
+        return None if "memory_bytes" not in limits else int(limits["memory_bytes"])
+
+    def _import_section(self, doc: Any) -> tuple[ImportSpec, ...] | None:
+        if doc is None:
+            return None
+        out = []
+        for i, entry in enumerate(doc):
+            ((key, text),) = entry.items()
+            module, dot, name = key.partition(".")
+            if not dot:
+                raise self.fail(["module", "imports", i], f"{key!r} is not module.name")
+            try:
+                out.append(ImportSpec(module, name, ExportType.parse(text)))
+            except ValueError as e:
+                raise self.fail(["module", "imports", i], str(e)) from e
+        return tuple(out)
+
+    def _streams(self) -> tuple[TextExpect, TextExpect] | None:
+        doc = self.doc.get("streams")
+        if doc is None:
+            return None
+        try:
+            return TextExpect.parse(doc.get("stdout")), TextExpect.parse(doc.get("stderr"))
+        except PatternError as e:
+            raise self.fail(["streams"], f"bad regular expression: {e}") from e
+
+    def _check_refs(self, imports: tuple[HostFunction, ...], steps: tuple[Step, ...]) -> None:
+        """A host function's ``{ref}`` names a value some step binds."""
+        bound = {n for st in steps for n in st.bind if n}
+        for h in imports:
+            for name in _refs(h.spec):
+                if name not in bound:
+                    raise self.fail(["imports", f"{h.module}.{h.name}"],
+                                    f"{name!r} is bound by no step (`as:` on a call)")
 
     def _releases(self) -> tuple[Release, ...]:
         out: list[Release] = []
@@ -467,12 +334,19 @@ class _Builder:
     def _steps(self, exports: dict[str, ExportType] | None) -> tuple[Step, ...]:
         out = []
         loads = self.doc.get("module", {}).get("load", "ok") == "ok"
+        names = Bindings(self.fail)
+        default_timeout = self.doc.get("limits", {}).get("timeout_ms", DEFAULT_STEP_TIMEOUT_MS)
         for i, s in enumerate(self.doc.get("script", ())):
             at: list[str | int] = ["script", i]
+            common = {"index": i, "line": line_at(self.doc, at), "note": s.get("note", ""),
+                      "timeout_ms": s.get("timeout_ms", default_timeout)}
+            if "write" in s or "read" in s:
+                out.append(self._memory_step(at, s, names, common))
+                continue
             sig = self._func(exports, s["call"])
             if exports is not None and loads and (sig is None or sig.kind != "func"):
                 raise self.fail([*at, "call"], f"{s['call']!r} is not a function in module.exports")
-            args = tuple(self._value([*at, "args", j], a) for j, a in enumerate(s.get("args", ())))
+            args = tuple(names.operand([*at, "args", j], a) for j, a in enumerate(s.get("args", ())))
             if sig is not None and tuple(a.t for a in args) != sig.params:
                 raise self.fail(
                     [*at, "args"],
@@ -480,17 +354,8 @@ class _Builder:
                     f"the step passes ({', '.join(a.t for a in args)})",
                 )
             expect = self._expect([*at, "expect"], s.get("expect", {}), sig)
-            out.append(
-                Step(
-                    index=i,
-                    line=line_at(self.doc, at),
-                    call=s["call"],
-                    args=args,
-                    timeout_ms=s.get("timeout_ms", DEFAULT_STEP_TIMEOUT_MS),
-                    expect=expect,
-                    note=s.get("note", ""),
-                )
-            )
+            bind = names.bind([*at, "as"], s["as"], sig.results if sig else None) if "as" in s else ()
+            out.append(Step(call=s["call"], args=args, expect=expect, bind=bind, **common))
         if len(out) > MAX_STEPS:
             raise self.fail(["script"], f"{len(out)} steps; a case may have at most {MAX_STEPS}")
         total = sum(st.timeout_ms for st in out)
@@ -498,6 +363,26 @@ class _Builder:
             raise self.fail(["script"], f"the steps' timeouts add up to {total} ms; a case may "
                             f"wait at most {MAX_CASE_TIMEOUT_MS} ms in all")
         return tuple(out)
+
+    def _memory_step(self, at: list[str | int], s: dict[str, Any], names: Bindings,
+                     common: dict[str, Any]) -> Step:
+        """``write: {ptr, text | hex}`` or ``read: {ptr, len}`` with ``expect: {bytes}``."""
+        kind: Literal["write", "read"] = "write" if "write" in s else "read"
+        body = s[kind]
+        ptr = names.operand([*at, kind, "ptr"], body["ptr"], "i32")
+        e = s.get("expect", {})
+        expect = self._expect([*at, "expect"], {k: v for k, v in e.items() if k != "bytes"}, None)
+        if kind == "write":
+            return Step(call="", args=(), expect=expect, kind="write", ptr=ptr,
+                        data=data_of([*at, "write"], body, self.fail), **common)
+        length = names.operand([*at, "read", "len"], body["len"], "i32")
+        if length.value is not None and length.value.bits > MAX_EXPECTED_TEXT:
+            raise self.fail([*at, "read", "len"], f"a read of at most {MAX_EXPECTED_TEXT} bytes")
+        if expect.outcome == "ok" and "bytes" not in e:
+            raise self.fail([*at, "expect"], "a read step says what it must find: expect.bytes")
+        found = bytes_expect([*at, "expect", "bytes"], e["bytes"], self.fail) if "bytes" in e else None
+        return Step(call="", args=(), expect=replace(expect, bytes=found), kind="read", ptr=ptr,
+                    length=length, **common)
 
     def _expect(self, at: list[str | int], e: dict[str, Any], sig: ExportType | None) -> Expect:
         outcome: Literal["ok", "trap", "exit", "any"] = (
@@ -600,4 +485,16 @@ class _Builder:
             return {"param": x["param"]}
         if "result" in x:
             return {"result": x["result"]}
+        if "ref" in x:
+            return {"ref": x["ref"]}
         return {"value": self._value(at, x).to_protocol()}
+
+
+def _refs(doc: Any) -> list[str]:
+    """Every ``{ref: name}`` inside a host function's ops and results."""
+    if isinstance(doc, dict):
+        own = [doc["ref"]] if set(doc) == {"ref"} and isinstance(doc["ref"], str) else []
+        return own + [n for v in doc.values() for n in _refs(v)]
+    if isinstance(doc, list):
+        return [n for v in doc for n in _refs(v)]
+    return []

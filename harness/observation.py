@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from harness import trace, values
 from harness.manifest import ExportType
-from harness.values import Value
+from harness.values import ValType, Value
 
 
 class ProtocolError(Exception):
@@ -36,6 +36,7 @@ class StepObservation:
     stderr_len: int = 0
     stdout_sha256: str = ""  # of every byte the guest wrote
     stderr_sha256: str = ""
+    data: bytes | None = None  # what a read step read
 
     def __post_init__(self) -> None:
         """Streams given without length and hash were kept whole: derive both."""
@@ -66,12 +67,30 @@ class StepObservation:
 
 
 @dataclass(frozen=True)
+class ImportEntry:
+    """One import as the engine reflects it; params/results are None where it gives no types."""
+
+    module: str
+    name: str
+    kind: str
+    params: tuple[ValType, ...] | None = None
+    results: tuple[ValType, ...] | None = None
+
+    def __str__(self) -> str:
+        if self.kind != "func" or self.params is None or self.results is None:
+            return f"{self.module}.{self.name}: {self.kind}"
+        return f"{self.module}.{self.name}: {ExportType('func', self.params, self.results)}"
+
+
+@dataclass(frozen=True)
 class Observation:
     id: str
     load_ok: bool
     load_message: str
-    exports: dict[str, ExportType] | None
+    exports: dict[str, ExportType] | None  # in module order
     steps: tuple[StepObservation, ...]
+    imports: tuple[ImportEntry, ...] | None = None  # in module order
+    memories: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # min, max pages
 
 
 TRAP_KINDS = frozenset({
@@ -124,7 +143,9 @@ def _step(doc: Any) -> StepObservation:
             message=str(doc.get("message", "")),
         )
         if outcome == "ok":
-            return replace(base, results=tuple(values.from_protocol(v) for v in doc["results"]))
+            data = _b64(doc, "data_b64") if "data_b64" in doc else None
+            return replace(base, results=tuple(values.from_protocol(v) for v in doc["results"]),
+                           data=data)
         if outcome == "trap":
             kind = doc["trap"]
             if kind not in TRAP_KINDS:
@@ -139,19 +160,34 @@ def _step(doc: Any) -> StepObservation:
     raise ProtocolError(f"unknown step outcome {outcome!r}")
 
 
-def _exports(doc: Any) -> dict[str, ExportType] | None:
+def _exports(doc: Any) -> tuple[dict[str, ExportType] | None, dict[str, tuple[int, int | None]]]:
     if doc is None:
-        return None
+        return None, {}
     out: dict[str, ExportType] = {}
+    memories: dict[str, tuple[int, int | None]] = {}
     try:
         for e in doc:
             if e["kind"] == "func":
                 out[e["name"]] = ExportType("func", tuple(e["params"]), tuple(e["results"]))
             else:
                 out[e["name"]] = ExportType(e["kind"])
-    except (KeyError, TypeError) as err:
+            if e["kind"] == "memory" and "min" in e:
+                memories[e["name"]] = (int(e["min"]), None if e.get("max") is None else int(e["max"]))
+    except (KeyError, TypeError, ValueError) as err:
         raise ProtocolError(f"malformed exports {doc!r}") from err
-    return out
+    return out, memories
+
+
+def _imports(doc: Any) -> tuple[ImportEntry, ...] | None:
+    if doc is None:
+        return None
+    try:
+        return tuple(ImportEntry(
+            str(e["module"]), str(e["name"]), str(e["kind"]),
+            tuple(e["params"]) if "params" in e else None,
+            tuple(e["results"]) if "results" in e else None) for e in doc)
+    except (KeyError, TypeError) as err:
+        raise ProtocolError(f"malformed imports {doc!r}") from err
 
 
 def decode(doc: Any, plan: dict[str, Any]) -> Observation:
@@ -168,5 +204,6 @@ def decode(doc: Any, plan: dict[str, Any]) -> Observation:
     steps = tuple(_step(s) for s in doc.get("steps", []))
     if load["ok"] and len(steps) != len(plan["steps"]):
         raise ProtocolError(f"{len(steps)} step observations for {len(plan['steps'])} steps")
-    return Observation(plan["id"], load["ok"], str(load.get("message", "")),
-                       _exports(doc.get("exports")), steps)
+    exports, memories = _exports(doc.get("exports"))
+    return Observation(plan["id"], load["ok"], str(load.get("message", "")), exports, steps,
+                       _imports(doc.get("imports")), memories)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from harness.build import BuildResult
 from harness.manifest import Manifest
 
-PROTOCOL = 2
+PROTOCOL = 3
 DEFAULT_MEMORY_BYTES = 1 << 30  # 1 GiB: far above what the cases need, far below the machine
 OUTPUT_BYTES = 1 << 20  # per step and stream, what a runner keeps (harness.manifest caps expectations)
 
@@ -21,13 +22,12 @@ def make_plan(plan_id: str, m: Manifest, build: BuildResult) -> dict[str, Any]:
         "protocol": PROTOCOL,
         "id": plan_id,
         "module": {"path": str(build.module), "sha256": build.sha256},
-        "wasi": {"args": list(m.wasi_args), "env": [list(kv) for kv in m.wasi_env]},
-        "limits": {"memory_bytes": DEFAULT_MEMORY_BYTES, "output_bytes": OUTPUT_BYTES},
+        "wasi": {"args": list(m.wasi_args), "env": [list(kv) for kv in m.wasi_env],
+                 "stdin_b64": base64.b64encode(m.wasi_stdin).decode()},
+        "limits": {"memory_bytes": m.memory_bytes or DEFAULT_MEMORY_BYTES,
+                   "output_bytes": OUTPUT_BYTES},
         "imports": [h.spec for h in m.imports],
-        "steps": [
-            {"call": s.call, "args": [a.to_protocol() for a in s.args], "timeout_ms": s.timeout_ms}
-            for s in m.steps
-        ],
+        "steps": [s.to_protocol() for s in m.steps],
     }
 
 

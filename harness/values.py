@@ -171,25 +171,34 @@ def _float_bits(t: ValType, raw: Any) -> int:
 
 @dataclass(frozen=True)
 class ValuePattern:
-    """An expected value: exact bits, or any NaN of a float type (``nan:any``)."""
+    """An expected value: exact bits, any NaN of a float type (``nan:any``), or any value of the
+    type (``*``: a pointer the guest chose, still bound by ``as``)."""
 
     t: ValType
-    bits: int | None  # None: any NaN
+    bits: int | None  # None: any NaN (or anything, with `anything`)
+    anything: bool = False
 
     def matches(self, v: Value) -> bool:
         if v.t != self.t:
             return False
+        if self.anything:
+            return True
         if self.bits is None:
             return v.is_nan
         return v.bits == self.bits
 
     def __str__(self) -> str:
+        if self.anything:
+            return f"{self.t}:*"
         return f"{self.t}:nan:any" if self.bits is None else str(Value(self.t, self.bits))
 
 
 def pattern_from_manifest(doc: Any) -> ValuePattern:
-    """Decode an expected value; accepts everything `from_manifest` does plus ``nan:any``."""
+    """Decode an expected value; accepts everything `from_manifest` does plus ``nan:any`` and
+    ``*``."""
     t, raw = _single_entry(doc)
+    if isinstance(raw, str) and raw.strip() == "*":
+        return ValuePattern(t, None, anything=True)
     if isinstance(raw, str) and raw.strip().lower() == "nan:any":
         if t not in ("f32", "f64"):
             raise ValueError_(f"nan:any is only for f32/f64, not {t}")

@@ -7,45 +7,20 @@ becomes a `Problem` naming the manifest line, so a failure reads as expected-vs-
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-from dataclasses import dataclass
 
 from harness import trace, values
 from harness.build import BuildResult
 from harness.expectations import Divergence
 from harness.manifest import Expect, Manifest, Step, TextExpect
 from harness.observation import Observation, StepObservation
+from harness.problem import Problem
+from harness.shape import ALL_REFLECTION, judge_shape
+
+__all__ = ["Problem", "decide", "judge", "judge_build", "judge_run", "judge_step"]
 
 VERDICTS = ("pass", "fail", "error", "skip", "xfail", "xpass")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One difference between expectation and observation."""
-
-    where: str
-    line: int | None
-    expected: str
-    observed: str
-
-    def render(self) -> str:
-        at = f" (manifest line {self.line})" if self.line else ""
-        exp, obs = self.expected, self.observed
-        if "\n" in exp or "\n" in obs:
-            diff = "\n".join(difflib.unified_diff(exp.splitlines(), obs.splitlines(),
-                                                  "expected", "observed", lineterm="", n=2))
-            return f"{self.where}{at}:\n{_indent(diff)}"
-        return f"{self.where}{at}:\n    expected: {exp}\n    observed: {obs}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {"where": self.where, "line": self.line, "expected": self.expected,
-                "observed": self.observed}
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
 
 
 def _text(data: bytes) -> str:
@@ -88,8 +63,10 @@ def judge_build(m: Manifest, b: BuildResult) -> list[Problem]:
 # -- run ---------------------------------------------------------------------------------------
 
 
-def judge_run(m: Manifest, obs: Observation) -> list[Problem]:
-    """Problems with the module's load, its export section and each script step."""
+def judge_run(m: Manifest, obs: Observation, caps: frozenset[str] = ALL_REFLECTION
+              ) -> list[Problem]:
+    """Problems with the module's load, its shape, each script step and the whole script's
+    streams; `caps` are the runner's capabilities (what it reflects)."""
     if m.load == "invalid":
         if obs.load_ok:
             return [Problem("module load", m.module_line or m.line, "the engine refuses the module",
@@ -97,30 +74,30 @@ def judge_run(m: Manifest, obs: Observation) -> list[Problem]:
         return []
     if not obs.load_ok:
         return [Problem("module load", m.module_line or m.line, "the module loads", obs.load_message)]
-    problems = judge_exports(m, obs)
+    problems = judge_shape(m, obs, caps)
     for step, got in zip(m.steps, obs.steps, strict=True):
         problems.extend(judge_step(step, got))
+    if m.streams is not None:
+        for name, want in zip(("stdout", "stderr"), m.streams, strict=True):
+            problems += _stream(f"script {name}", m.line, want, _joined(obs, name), name)
     return problems
 
 
-def judge_exports(m: Manifest, obs: Observation) -> list[Problem]:
-    if m.exports is None:
-        return []
-    if obs.exports is None:
-        return [Problem("exports", m.module_line or m.line, "the export section", "the engine reported none")]
-    problems = []
-    for name in sorted(set(m.exports) | set(obs.exports)):
-        want, got = m.exports.get(name), obs.exports.get(name)
-        if want != got:
-            problems.append(Problem(f"export {name!r}", m.module_line or m.line,
-                                    str(want) if want else "(no such export)",
-                                    str(got) if got else "(missing)"))
-    return problems
+def _joined(obs: Observation, name: str) -> StepObservation:
+    """Every step's stream, one after the other. Where a runner kept only a prefix of a step's
+    stream, the whole cannot be hashed: its hash is left unknown, so only a pattern or a
+    fragment can still match (on what was kept)."""
+    kept = b"".join(s.stream(name)[0] for s in obs.steps)
+    total = sum(s.stream(name)[1] for s in obs.steps)
+    unknown = "" if total == len(kept) else "?" * 64
+    if name == "stdout":
+        return StepObservation("ok", stdout=kept, stdout_len=total, stdout_sha256=unknown)
+    return StepObservation("ok", stderr=kept, stderr_len=total, stderr_sha256=unknown)
 
 
 def judge_step(step: Step, got: StepObservation) -> list[Problem]:
     e = step.expect
-    where = f"step {step.index} (call {step.call})"
+    where = f"step {step.index} ({step.action})"
     problems = []
     want_outcome = _outcome_text(e)
     if e.outcome == "any":
@@ -130,6 +107,10 @@ def judge_step(step: Step, got: StepObservation) -> list[Problem]:
     ):
         observed = got.summary() + (f"\n{_shown(got.message)}" if got.message else "")
         problems.append(Problem(f"{where} outcome", step.line, want_outcome, observed))
+    elif step.kind == "read" and e.outcome == "ok" and e.bytes is not None and (
+            got.data is None or not e.bytes.matches(got.data)):
+        problems.append(Problem(f"{where} bytes", step.line, str(e.bytes),
+                                "(nothing read)" if got.data is None else _bytes(got.data)))
     elif e.outcome == "ok" and not values.match_all(e.returns, got.results):
         problems.append(Problem(f"{where} results", step.line,
                                 "(" + ", ".join(map(str, e.returns)) + ")",
@@ -158,6 +139,11 @@ def _outcome_text(e: Expect) -> str:
     return "returned (" + ", ".join(map(str, e.returns)) + ")"
 
 
+def _bytes(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    return _shown(repr(text)) if text.encode() == data else _shown(f"hex {data.hex()}")
+
+
 def _quoted(text: str) -> str:
     """One line as JSON (invisible characters shown), several as they are."""
     return json.dumps(text) if "\n" not in text.rstrip("\n") else text
@@ -182,14 +168,15 @@ def _stream(where: str, line: int | None, want: TextExpect, got: StepObservation
     return [Problem(where, line, str(want), (_shown(text) or "(empty)") + cut)]
 
 
-def judge(m: Manifest, b: BuildResult, obs: Observation | None) -> list[Problem]:
+def judge(m: Manifest, b: BuildResult, obs: Observation | None,
+          caps: frozenset[str] = ALL_REFLECTION) -> list[Problem]:
     """All problems for one (case, engine, toolchain): build first, then the run."""
     problems = judge_build(m, b)
     if problems or not m.runs:
         return problems
     if obs is None:
         raise ValueError("a case whose build succeeds needs an observation")
-    return judge_run(m, obs)
+    return judge_run(m, obs, caps)
 
 
 def decide(problems: list[Problem], known: Divergence | None) -> tuple[str, str]:

@@ -273,7 +273,7 @@ class CaseItem(SuiteItem):
             obs = runner.run(plan)
             self._last_plan = what
             rec["observed"] = _observed(obs)
-        return judge(m, b, obs), obs
+        return judge(m, b, obs, runner.info().capabilities), obs
 
     def _report(self, out: Outcome) -> str:
         m = self.manifest
@@ -343,10 +343,9 @@ class AgreementItem(SuiteItem):
             return "pass", "", ""
         rec["disagreement"] = {"field": d.field, "groups": [list(g) for g in d.groups],
                                "values": [v[:4000] for v in d.values]}
-        outliers = [e for g in d.groups[1:] for e in g]
-        known = {e: seen[e].divergence for e in outliers}
-        if all(known.values()):
-            return "xfail", "; ".join(f"{e}: {r}" for e, r in known.items()), ""
+        explained = agreement.explained(d.groups, {e: s.divergence for e, s in seen.items()})
+        if explained is not None:
+            return "xfail", explained, ""
         report = "\n".join([f"DISAGREE {m.id} with {self.label}: {m.title}",
                             f"  manifest: {m.path}", d.render(), f"rerun: {self.rerun()}"])
         return "disagree", d.summary, report

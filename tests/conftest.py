@@ -60,7 +60,8 @@ def plan_for() -> Callable[..., dict[str, Any]]:
         return {
             "type": "plan", "protocol": PROTOCOL, "id": f"test-{next(counter)}",
             "module": {"path": str(path), "sha256": sha},
-            "wasi": {"args": wasi.get("args", ["t.wasm"]), "env": wasi.get("env", [])},
+            "wasi": {"args": wasi.get("args", ["t.wasm"]), "env": wasi.get("env", []),
+                     "stdin_b64": ""},
             "limits": {"memory_bytes": 64 << 20, "output_bytes": OUTPUT_BYTES},
             "imports": imports or [],
             "steps": [{"args": [], "timeout_ms": 5000, **s} for s in steps],

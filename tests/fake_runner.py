@@ -23,7 +23,7 @@ def main() -> int:
     if mode == "no-hello":
         time.sleep(60)
         return 0
-    print(json.dumps({"type": "hello", "protocol": 2, "engine": "fake", "engine_version": "0",
+    print(json.dumps({"type": "hello", "protocol": 3, "engine": "fake", "engine_version": "0",
                       "capabilities": []}), flush=True)
     held: list[bytearray] = []
     for line in sys.stdin:
@@ -47,14 +47,14 @@ def main() -> int:
         steps = [{"outcome": "ok", "results": [], "stdout_b64": "", "stderr_b64": "",
                   "stdout_len": 0, "stderr_len": 0, "stdout_sha256": EMPTY, "stderr_sha256": EMPTY,
                   "trace": [], "duration_ms": 0.1} for _ in plan["steps"]]
-        obs = {"type": "observation", "protocol": 2, "id": plan["id"], "load": {"ok": True},
-               "exports": [], "steps": steps}
+        obs = {"type": "observation", "protocol": 3, "id": plan["id"], "load": {"ok": True},
+               "exports": [], "imports": [], "steps": steps}
         if mode == "wrong-id":
             obs["id"] = "something-else"
         elif mode == "short":
             obs["steps"] = steps[:-1]
         elif mode == "error":
-            obs = {"type": "observation", "protocol": 2, "id": plan["id"], "error": "boom"}
+            obs = {"type": "observation", "protocol": 3, "id": plan["id"], "error": "boom"}
         print(json.dumps(obs), flush=True)
     return 0
 

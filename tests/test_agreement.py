@@ -74,3 +74,19 @@ def test_an_undefined_outcome_may_differ_but_its_streams_may_not(manifest_file):
     loud = with_step(closed, 4, stderr=b"x")
     d = agreement.compare(m, {"a": good, "b": loud})
     assert d is not None and d.field == "step 4 (call add) stderr"
+
+
+@pytest.mark.parametrize(("groups", "listed", "explained"), [
+    # three engines, three behaviours: the one without a listed divergence is the reference
+    ((("bun",), ("deno",), ("node",)), {"bun": "no sock_accept", "node": "crashes"}, True),
+    # the documented behaviour is in the minority: still explained
+    ((("a", "b"), ("c",)), {"a": "x", "b": "y"}, True),
+    # two engines without a listed divergence disagree: a real disagreement
+    ((("a",), ("b",), ("c",)), {"c": "z"}, False),
+    ((("a", "b"), ("c",)), {}, False),
+])
+def test_listed_divergences_explain_a_disagreement_only_if_the_rest_agree(groups, listed, explained):
+    got = agreement.explained(groups, listed)
+    assert (got is not None) == explained
+    if explained:
+        assert all(f"{e}: {r}" in got for e, r in listed.items())

@@ -283,9 +283,11 @@ def whole_streams(out: bytes, err: bytes) -> Doc:
 
 
 GOOD_OBSERVATION: Doc = {
-    "type": "observation", "protocol": 2, "id": "p", "load": {"ok": True},
+    "type": "observation", "protocol": 3, "id": "p", "load": {"ok": True},
     "exports": [{"name": "f", "kind": "func", "params": ["i32"], "results": ["f32"]},
-                {"name": "memory", "kind": "memory"}],
+                {"name": "memory", "kind": "memory", "min": 17, "max": None}],
+    "imports": [{"module": "host", "name": "cb", "kind": "func", "params": ["i32"], "results": ["i32"]},
+                {"module": "wasi_snapshot_preview1", "name": "fd_write", "kind": "func"}],
     "steps": [
         {"outcome": "ok", "results": [{"t": "f32", "v": "0x7fa00001"}], "stdout_b64": "aGk=",
          "stderr_b64": "", **whole_streams(b"hi", b""), "duration_ms": 1.5, "trace": [
@@ -305,11 +307,11 @@ GOOD_OBSERVATION: Doc = {
          **whole_streams(b"", b""), "trace": [], "duration_ms": 0},
     ],
 }
-GOOD_HELLO: Doc = {"type": "hello", "protocol": 2, "engine": "e", "engine_version": "1",
+GOOD_HELLO: Doc = {"type": "hello", "protocol": 3, "engine": "e", "engine_version": "1",
                    "capabilities": ["host_imports", "exact_f32"]}
 GOOD_PLAN: Doc = {
-    "type": "plan", "protocol": 2, "id": "p", "module": {"path": "/m.wasm", "sha256": "ab"},
-    "wasi": {"args": ["m.wasm"], "env": [["K", "V"]]},
+    "type": "plan", "protocol": 3, "id": "p", "module": {"path": "/m.wasm", "sha256": "ab"},
+    "wasi": {"args": ["m.wasm"], "env": [["K", "V"]], "stdin_b64": "aGk="},
     "limits": {"memory_bytes": 1 << 20, "output_bytes": 1 << 20},
     "imports": [host("cb", ["i32"], ["i32"], [
         {"read": {"ptr": {"param": 0}, "len": {"value": i32(4)}}},
@@ -382,6 +384,12 @@ BROKEN: list[tuple[str, str, Callable[[Doc], None]]] = [
     ("observation", "a step without its stream's length", _drop("stdout_len", _step(0))),
     ("observation", "a stream hash that is not hex", _set("stderr_sha256", "xyz", _step(1))),
     ("plan", "limits without output_bytes", _drop("output_bytes", lambda d: d["limits"])),
+    ("plan", "wasi without stdin", _drop("stdin_b64", lambda d: d["wasi"])),
+    ("plan", "a step both call and read", _set("read", {"ptr": {"ref": "p"}, "len": {"ref": "n"}},
+                                              lambda d: d["steps"][0])),
+    ("plan", "a ref to a bad name", _set("args", [{"ref": "1x"}], lambda d: d["steps"][0])),
+    ("observation", "an observation without imports", _drop("imports")),
+    ("observation", "an import without its module", _drop("module", lambda d: d["imports"][0])),
     ("plan", "an op with two forms", lambda d: _op(3)(d).update(call="inner")),
     ("plan", "an operand naming nothing", lambda d: _op(0)(d)["read"].update(len={})),
     ("plan", "write bytes that are not hex", lambda d: _op(1)(d)["write"].update(hex="xyz")),
@@ -408,7 +416,7 @@ def test_the_schema_rejects_a_wrong_document(part, wrong, breaks):
 # -- the harness checks each runner's hello when it starts ---------------------------------------
 
 BAD_HELLO = """import json, sys
-print(json.dumps({"type": "hello", "protocol": 2, "engine": "bad", "engine_version": "0",
+print(json.dumps({"type": "hello", "protocol": 3, "engine": "bad", "engine_version": "0",
                   "capabilities": ["host_imports", "telepathy"]}), flush=True)
 sys.stdin.read()
 """

@@ -4,9 +4,9 @@
  *
  * Requests in (JSON lines: stdin, or forwarded by child.mjs to this thread): {op: 'load', plan},
  * {op: 'step', index}, {op: 'unload'}. Out, as frames on fd 1 (frames.mjs): {op: 'ready'} once,
- * then one reply per load or step: {op: 'loaded', load, exports}, {op: 'stepped', step}, or
- * {op: 'failed', error} (the executor's own bug); and, as they happen, the guest's writes to
- * fd 1 and fd 2.
+ * then one reply per load or step: {op: 'loaded', load, exports, imports}, {op: 'stepped',
+ * step}, or {op: 'failed', error} (the executor's own bug); and, as they happen, the guest's
+ * writes to fd 1 and fd 2.
  */
 
 import { Buffer } from 'node:buffer';
@@ -15,6 +15,7 @@ import process from 'node:process';
 import readline from 'node:readline';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { writeFrame, writeMessage } from './frames.mjs';
+import { captureWrites, environ, stdinReader } from './guestio.mjs';
 import { makeWasi, trapKind } from './platform.mjs';
 import { decode, encode, fromJs, resultsFromJs, resultsToJs, toJs } from './values.mjs';
 import { callTrampoline, capMemory, hostTrampoline, PAGE, parseModule } from './wasm.mjs';
@@ -29,6 +30,12 @@ class ExitError extends Error {
 
 /** A host function failing on purpose (the `trap` op) or on a bad memory access. */
 class HostTrap extends Error {}
+
+/** A write or read step outside the guest's memory: a trap, as a guest access would be. */
+class OutOfBounds extends Error {}
+
+/** A step that cannot be attempted (outcome `error`): no such export, an unbound name, ... */
+class StepError extends Error {}
 
 const modules = new Map(); // sha256 + memory cap -> {module, info, tooSmall}: compiled once
 const trampolines = new Map(); // kind + signature -> compiled trampoline module
@@ -59,42 +66,11 @@ function compile(plan) {
 function outcomeOf(err) {
   if (err instanceof ExitError) return { outcome: 'exit', code: err.code, message: err.message };
   const message = String(err?.message ?? err);
+  if (err instanceof StepError) return { outcome: 'error', message };
+  if (err instanceof OutOfBounds) return { outcome: 'trap', trap: 'memory_out_of_bounds', message };
   if (err instanceof HostTrap) return { outcome: 'trap', trap: 'host_error', message };
   // Anything else a host function threw (not a Wasm trap) fails the call as a host error.
   return { outcome: 'trap', trap: trapKind(err) ?? 'host_error', message };
-}
-
-const ERRNO_FAULT = 21; // WASI preview1 errno: bad address
-
-/**
- * WASI fd_write, taking fds 1 and 2 before the engine's WASI sees them: their bytes go straight
- * from guest memory to the host as output frames, where they are counted, hashed and kept up to
- * the plan's limit. No copy stays here, so a flood costs no memory. Other fds: the engine's own.
- */
-function captureWrites(instance, fdWrite) {
-  return (fd, iovs, iovsLen, nwrittenPtr) => {
-    if (fd !== 1 && fd !== 2) return fdWrite(fd, iovs, iovsLen, nwrittenPtr);
-    const mem = instance()?.exports.memory;
-    if (!(mem instanceof WebAssembly.Memory)) return ERRNO_FAULT;
-    const bytes = new Uint8Array(mem.buffer);
-    const view = new DataView(mem.buffer);
-    [iovs, iovsLen, nwrittenPtr] = [iovs >>> 0, iovsLen >>> 0, nwrittenPtr >>> 0];
-    if (iovs + iovsLen * 8 > bytes.length || nwrittenPtr + 4 > bytes.length) return ERRNO_FAULT;
-    const pieces = [];
-    for (let i = 0; i < iovsLen; i++) {
-      const ptr = view.getUint32(iovs + i * 8, true);
-      const len = view.getUint32(iovs + i * 8 + 4, true);
-      if (ptr + len > bytes.length) return ERRNO_FAULT; // checked before anything is written
-      pieces.push(bytes.subarray(ptr, ptr + len));
-    }
-    let total = 0;
-    for (const piece of pieces) {
-      if (piece.length) writeFrame(fd, piece);
-      total += piece.length;
-    }
-    view.setUint32(nwrittenPtr, total >>> 0, true);
-    return 0;
-  };
 }
 
 /** One plan: its instance and the current step's trace. */
@@ -102,8 +78,9 @@ class Run {
   constructor(plan) {
     this.plan = plan;
     this.trace = [];
-    // The engine's WASI gets /dev/null for all three streams: stdin is empty, and writes to
-    // fd 1 and fd 2 never reach it (captureWrites takes them first).
+    this.bindings = new Map(); // name -> raw value, bound by call steps of this plan
+    // The engine's WASI gets /dev/null for all three streams: reads from fd 0 and writes to
+    // fd 1 and fd 2 never reach it (guestio.mjs answers them).
     this.fds = [fs.openSync('/dev/null', 'r'), fs.openSync('/dev/null', 'w'),
       fs.openSync('/dev/null', 'w')];
   }
@@ -120,27 +97,31 @@ class Run {
       // The engine refused the module, or there was no module to read. Anything else (the
       // section parser failing on a module the engine accepted) is the runner's own failure.
       if (!(e instanceof WebAssembly.CompileError || e?.code)) throw e;
-      return { load: { ok: false, stage: 'compile', message: String(e.message) }, exports: null };
+      const load = { ok: false, stage: 'compile', message: String(e.message) };
+      return { load, exports: null, imports: null };
     }
     const { module, info, tooSmall } = compiled;
     this.signatures = new Map(info.exports.filter((e) => e.kind === 'func').map((e) => [e.name, e]));
-    const exports = info.exports;
+    const reflected = { exports: info.exports, imports: info.imports };
     if (tooSmall) {
       const message = `memory ${tooSmall.index} needs ${tooSmall.min} pages at instantiation, `
         + `more than the limit of ${tooSmall.limit} pages`;
-      return { load: { ok: false, stage: 'instantiate', message }, exports };
+      return { load: { ok: false, stage: 'instantiate', message }, ...reflected };
     }
     const [stdin, stdout, stderr] = this.fds;
-    const wasi = makeWasi({ args: this.plan.wasi.args, env: this.plan.wasi.env, stdin, stdout, stderr,
-      emit: writeFrame });
+    const wasi = makeWasi({ args: this.plan.wasi.args, stdin, stdout, stderr, emit: writeFrame });
+    const memory = () => this.guestMemory();
     const imports = {};
     // An (empty) namespace for every module the guest imports from, so a missing function is
     // reported by the engine under its own name rather than as a missing namespace.
     for (const imp of info.imports) imports[imp.module] ??= {};
     imports.wasi_snapshot_preview1 = {
       ...wasi.imports,
+      ...environ(memory, this.plan.wasi.env),
       proc_exit: (code) => { throw new ExitError(code >>> 0); }, // a u32, handed over as an i32
-      fd_write: captureWrites(() => this.instance, wasi.imports.fd_write),
+      fd_write: captureWrites(memory, wasi.imports.fd_write),
+      fd_read: stdinReader(memory, Buffer.from(this.plan.wasi.stdin_b64 ?? '', 'base64'),
+        wasi.imports.fd_read),
     };
     for (const spec of this.plan.imports) {
       imports[spec.module] ??= {};
@@ -149,13 +130,20 @@ class Run {
     try {
       this.instance = new WebAssembly.Instance(module, imports);
     } catch (e) {
-      return { load: { ok: false, stage: 'instantiate', message: String(e?.message ?? e) }, exports };
+      return { load: { ok: false, stage: 'instantiate', message: String(e?.message ?? e) },
+        ...reflected };
     }
     if (this.instance.exports.memory instanceof WebAssembly.Memory) {
       wasi.bindMemory(this.instance.exports.memory);
     }
     this.callers = new Map();
-    return { load: { ok: true }, exports };
+    return { load: { ok: true }, ...reflected };
+  }
+
+  /** The instance's exported memory named `memory`, or undefined. */
+  guestMemory() {
+    const mem = this.instance?.exports.memory;
+    return mem instanceof WebAssembly.Memory ? mem : undefined;
   }
 
   /** Why export `name` cannot be called with `args`, or null when it can. */
@@ -187,6 +175,12 @@ class Run {
         if ('result' in x) {
           if (x.result >= last.length) throw new HostTrap(`${name}: result ${x.result} of the last call is missing`);
           return last[x.result];
+        }
+        if ('ref' in x) {
+          if (!this.bindings.has(x.ref)) {
+            throw new HostTrap(`${name}: no earlier step bound a value to '${x.ref}'`);
+          }
+          return this.bindings.get(x.ref);
         }
         return decode(x.value);
       };
@@ -239,21 +233,69 @@ class Run {
     return new Uint8Array(mem.buffer, Number(ptr), Number(len));
   }
 
-  step(index) {
-    const step = this.plan.steps[index];
-    this.trace = [];
-    let out;
-    const started = performance.now();
-    const args = step.args.map(decode);
+  /** A step's operand as a raw value: a value, or {ref} to one an earlier call step bound. */
+  operand(x) {
+    if (!('ref' in x)) return decode(x);
+    if (!this.bindings.has(x.ref)) {
+      throw new StepError(`no earlier step bound a value to '${x.ref}'`);
+    }
+    return this.bindings.get(x.ref);
+  }
+
+  /** An i32 operand of a write or read step, as the unsigned 32-bit BigInt it stands for. */
+  address(x, what) {
+    const v = this.operand(x);
+    if (v.t !== 'i32') throw new StepError(`${what} must be an i32, not an ${v.t}`);
+    return v.bits;
+  }
+
+  /** A live view of [ptr, ptr+len) of the exported memory, for a write or read step. */
+  stepMemory(ptr, len) {
+    const mem = this.guestMemory();
+    if (!mem) throw new StepError("the instance exports no memory named 'memory'");
+    const size = BigInt(mem.buffer.byteLength);
+    if (ptr + len > size) {
+      const range = `[${ptr}, ${ptr + len})`;
+      throw new OutOfBounds(`memory access ${range} is outside the ${size}-byte memory`);
+    }
+    return new Uint8Array(mem.buffer, Number(ptr), Number(len));
+  }
+
+  /** Run one step; returns its outcome, or throws what the guest threw. */
+  attempt(step) {
+    if ('write' in step) {
+      const ptr = this.address(step.write.ptr, 'write.ptr');
+      const data = Buffer.from(step.write.hex, 'hex');
+      this.stepMemory(ptr, BigInt(data.length)).set(data);
+      return { outcome: 'ok', results: [] };
+    }
+    if ('read' in step) {
+      const ptr = this.address(step.read.ptr, 'read.ptr');
+      const len = this.address(step.read.len, 'read.len');
+      const data = Buffer.from(this.stepMemory(ptr, len)).toString('base64');
+      return { outcome: 'ok', results: [], data_b64: data };
+    }
+    const args = (step.args ?? []).map((x) => this.operand(x));
     const why = this.mismatch(step.call, args);
-    if (why) {
-      out = { outcome: 'error', message: why };
-    } else {
-      try {
-        out = { outcome: 'ok', results: this.call(step.call, args).map(encode) };
-      } catch (e) {
-        out = outcomeOf(e);
-      }
+    if (why) throw new StepError(why);
+    const bind = step.bind ?? [];
+    const count = this.signatures.get(step.call).results.length;
+    if (bind.length > count) {
+      throw new StepError(`bind names ${bind.length} results; '${step.call}' returns ${count}`);
+    }
+    const results = this.call(step.call, args);
+    bind.forEach((name, i) => { if (name !== null) this.bindings.set(name, results[i]); });
+    return { outcome: 'ok', results: results.map(encode) };
+  }
+
+  step(index) {
+    this.trace = [];
+    const started = performance.now();
+    let out;
+    try {
+      out = this.attempt(this.plan.steps[index]);
+    } catch (e) {
+      out = outcomeOf(e);
     }
     out.duration_ms = performance.now() - started;
     out.trace = this.trace;

@@ -12,10 +12,12 @@
  *   (the engine crashed) ends its step as outcome `error` saying how it died, and the later
  *   steps likewise. Either way the trace of that step is lost with the executor, its output
  *   is not, and a fresh executor takes the next plan.
- * - WASI preview1 is the engine's own `node:wasi`, with exactly the plan's args and env, no
- *   preopens and stdin empty. Writes to fd 1 and fd 2 are taken off the engine's WASI
- *   (executor.mjs) and streamed here, where each step keeps the first limits.output_bytes of
- *   each stream and counts and hashes all of it. No files: nothing to leave behind.
+ * - WASI preview1 is the engine's own `node:wasi`, with exactly the plan's args and no preopens,
+ *   except for what the executor answers itself (guestio.mjs), the same on every engine: reads
+ *   from fd 0 give the plan's stdin bytes then end of file; the environment is the plan's, in
+ *   its order; writes to fd 1 and fd 2 are streamed here, where each step keeps the first
+ *   limits.output_bytes of each stream and counts and hashes all of it. No files: nothing to
+ *   leave behind.
  *   `proc_exit` is replaced so that an exit unwinds the guest and is reported as outcome `exit`
  *   with its code; the runner and the instance live on.
  * - `_start` and `_initialize` run when a step calls them, like any other export.
@@ -23,7 +25,8 @@
  *   limits.memory_bytes before compiling, so growing past it fails (wasm.mjs).
  * - Values cross the JS boundary only as integer bits (wasm.mjs trampolines), so f32 and f64
  *   NaN payloads survive; i64 travels as BigInt.
- * - Export signatures come from the module's own type, function and export sections.
+ * - Export and import signatures and memory limits come from the module's own bytes (wasm.mjs).
+ * - Bindings (`bind`, `{ref}`) live with the instance in the executor, one set per plan.
  * - Compiled modules are cached in the executor by sha256 (and memory cap) while it lives.
  * - The Wasm stack is the engine's default for the executor's thread, not tuned: 4 MiB in a
  *   Node worker, V8's 984 KiB in a Deno worker, JavaScriptCore's 5 MiB on Bun's main thread.
@@ -36,9 +39,9 @@ import readline from 'node:readline';
 import { ENGINE, engineVersion } from './platform.mjs';
 import { discard, executor } from './remote.mjs';
 
-const PROTOCOL = 2;
-const CAPABILITIES = ['host_imports', 'command_mode', 'exact_f32', 'export_types', 'memory_limit',
-  'timeout'];
+const PROTOCOL = 3;
+const CAPABILITIES = ['host_imports', 'command_mode', 'exact_f32', 'export_types', 'import_types',
+  'memory_types', 'memory_limit', 'timeout'];
 const DEFAULT_OUTPUT_BYTES = 1 << 20;
 
 /** One stream of one step: the first `limit` bytes kept, every byte counted and hashed. */
@@ -75,7 +78,8 @@ class Sink {
 }
 
 async function execute(plan) {
-  const obs = { type: 'observation', protocol: PROTOCOL, id: plan.id, exports: null, steps: [] };
+  const obs = { type: 'observation', protocol: PROTOCOL, id: plan.id, exports: null, imports: null,
+    steps: [] };
   const limit = plan.limits?.output_bytes ?? DEFAULT_OUTPUT_BYTES;
   // Output goes to the step under way; anything written before the first step (a start
   // function) counts towards the first.
@@ -89,6 +93,7 @@ async function execute(plan) {
   if (loaded.reply.op === 'failed') throw new Error(loaded.reply.error);
   obs.load = loaded.reply.load;
   obs.exports = loaded.reply.exports;
+  obs.imports = loaded.reply.imports;
   if (!obs.load.ok) return obs;
   let lost = null; // why the instance is gone, once it is
   for (const [index, step] of plan.steps.entries()) {

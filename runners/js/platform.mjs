@@ -30,26 +30,24 @@ export function engineVersion() {
 // -- WASI ---------------------------------------------------------------------------------------
 
 /**
- * The engine's WASI preview1 with exactly these args and env (no inherited environment, no
- * preopens), stdin empty, stdout/stderr on the given file descriptors (Bun's takes callbacks
- * instead: they go to `emit(fd, bytes)`). Returns the import object and `bindMemory(memory)`,
- * to call once the instance exists.
+ * The engine's WASI preview1 with exactly these args, no environment (the executor answers
+ * environ_* itself, in the plan's order: guestio.mjs), no preopens, and the given file
+ * descriptors for stdio (Bun's takes callbacks instead: output goes to `emit(fd, bytes)`). The
+ * executor also answers fd_read on fd 0 and fd_write on fds 1 and 2 itself. Returns the import
+ * object and `bindMemory(memory)`, to call once the instance exists.
  */
-export function makeWasi({ args, env, stdin, stdout, stderr, emit }) {
-  // Every node:wasi takes the environment as an object: insertion order is kept (keys that look
-  // like array indices aside) and a repeated name keeps its last value.
-  const envObject = Object.fromEntries(env);
+export function makeWasi({ args, stdin, stdout, stderr, emit }) {
   if (ENGINE === 'bun') {
     const wasi = new WASI({
-      args, env: envObject, preopens: {},
-      getStdin: () => undefined, // empty stdin, never the runner's own
+      args, env: {}, preopens: {},
+      getStdin: () => undefined, // never the runner's own stdin
       sendStdout: (buf) => emit(1, buf),
       sendStderr: (buf) => emit(2, buf),
     });
     return { imports: wasi.wasiImport, bindMemory: (memory) => wasi.setMemory(memory) };
   }
   const wasi = new WASI({
-    version: 'preview1', args, env: envObject, preopens: {}, stdin, stdout, stderr,
+    version: 'preview1', args, env: {}, preopens: {}, stdin, stdout, stderr,
   });
   return {
     imports: wasi.wasiImport,

@@ -1,8 +1,9 @@
 /**
  * The little of the Wasm binary format the JS host needs, on bytes, without the engine:
  *
- * - `parseModule`: function signatures of exports, the import list, defined memories.
- *   `WebAssembly.Module.exports()` names exports and their kinds but not function types.
+ * - `parseModule`: the export and import sections with function signatures and memory limits.
+ *   `WebAssembly.Module.exports()` and `.imports()` name entries and kinds but give no types;
+ *   read from the bytes they are exact and the same on every engine.
  * - `capMemory`: give every defined memory a maximum no larger than the plan's memory limit.
  *   JS engines have no per-store memory limiter; a declared maximum is how a Wasm module itself
  *   says "growth beyond this fails" (memory.grow returns -1), which is what the limit means.
@@ -67,7 +68,8 @@ class Reader {
     const flags = this.byte();
     const min = this.u();
     const max = flags & 1 ? this.u() : null;
-    return { flags, min, max };
+    const pageLog = flags & 8 ? this.u() : null; // custom-page-sizes proposal
+    return { flags, min, max, pageLog };
   }
 }
 
@@ -90,16 +92,21 @@ function sections(bytes) {
 }
 
 /**
- * What the host needs to know about a module: `exports` in module order, each
- * {name, kind, params?, results?}; `imports` as {module, name, kind}; `memories` (defined
- * ones) as {flags, min, max} in pages.
+ * What the host needs to know about a module, in module order: `exports` as
+ * {name, kind, params?, results?, min?, max?} (signatures of functions, pages of memories) and
+ * `imports` as {module, name, kind, params?, results?}.
  */
 export function parseModule(bytes) {
   const types = [];
   const funcs = []; // type index of every function, imported ones first
+  const memories = []; // limits of every memory, imported ones first
   const imports = [];
-  const memories = [];
   const exports = [];
+  const signature = (index, what) => {
+    const ty = types[index];
+    if (!ty) throw new Error(`${what} has type ${index}, which does not exist`);
+    return { params: ty.params, results: ty.results };
+  };
   for (const s of sections(bytes)) {
     const r = new Reader(bytes, s.start, s.end);
     if (s.id === SECTION.type) {
@@ -115,13 +122,17 @@ export function parseModule(bytes) {
         const module = r.name();
         const name = r.name();
         const kind = r.byte();
-        if (kind === 0) funcs.push(r.u());
-        else if (kind === 1) { r.valtype(); r.limits(); }
-        else if (kind === 2) r.limits();
+        const entry = { module, name, kind: EXPORT_KIND[kind] };
+        if (kind === 0) {
+          const index = r.u();
+          funcs.push(index);
+          Object.assign(entry, signature(index, `import ${module}.${name}`));
+        } else if (kind === 1) { r.valtype(); r.limits(); }
+        else if (kind === 2) memories.push(r.limits());
         else if (kind === 3) { r.valtype(); r.byte(); }
         else if (kind === 4) { r.byte(); r.u(); }
         else throw new Error(`unknown import kind ${kind}`);
-        imports.push({ module, name, kind: EXPORT_KIND[kind] });
+        imports.push(entry);
       }
     } else if (s.id === SECTION.function) {
       for (let n = r.u(); n > 0; n--) funcs.push(r.u());
@@ -133,16 +144,19 @@ export function parseModule(bytes) {
         const kind = EXPORT_KIND[r.byte()];
         const index = r.u();
         if (kind === 'func') {
-          const ty = types[funcs[index]];
-          if (!ty) throw new Error(`export ${name} names function ${index}, which has no type`);
-          exports.push({ name, kind, params: ty.params, results: ty.results });
+          if (!(index in funcs)) throw new Error(`export ${name} names missing function ${index}`);
+          exports.push({ name, kind, ...signature(funcs[index], `export ${name}`) });
+        } else if (kind === 'memory') {
+          const mem = memories[index];
+          if (!mem) throw new Error(`export ${name} names missing memory ${index}`);
+          exports.push({ name, kind, min: mem.min, max: mem.max });
         } else {
           exports.push({ name, kind });
         }
       }
     }
   }
-  return { exports, imports, memories };
+  return { exports, imports };
 }
 
 // -- writing --------------------------------------------------------------------------------
@@ -197,8 +211,11 @@ export function capMemory(bytes, pages) {
   } catch {
     return { bytes, tooSmall: null };
   }
-  const payload = vec(limits.map(({ flags, min, max }, i) => {
-    if (flags & 4) return [flags, ...leb(min), ...(max === null ? [] : leb(max))]; // memory64: untouched
+  const payload = vec(limits.map(({ flags, min, max, pageLog }, i) => {
+    if (flags & 12) { // memory64 or custom page size: untouched
+      const page = flags & 8 ? leb(pageLog) : [];
+      return [flags, ...leb(min), ...(max === null ? [] : leb(max)), ...page];
+    }
     if (min > pages) tooSmall = { index: i, min, limit: pages };
     const capped = max === null ? pages : Math.min(max, pages);
     return [flags | 1, ...leb(min), ...leb(Math.max(capped, min))];

@@ -6,47 +6,43 @@ line. It never judges. Run as ``python -m runners.wasmtime.host --cache DIR``.
 Configured the way Go's own wasip1 runner configures wasmtime, within what wasmtime-py allows:
 a 1 MiB wasm stack (wasmtime-py aborts the process above its 2 MiB async stack), a wall-clock
 deadline per step (epoch interruption for wasm, a deadline-aware poll_oneoff for WASI waits), a
-memory cap per store, complete WASI preview1 with stdout and stderr captured in memory, no
-inherited environment, no preopened directories. Nothing of a plan outlives its observation:
+memory cap per store, complete WASI preview1 with the plan's stdin bytes and stdout and stderr
+captured in memory, no inherited environment, no preopened directories. Values cross exports
+and host functions as raw bits (values.py). Nothing of a plan outlives its observation:
 its store and linker are closed, and no files are written besides the compiled-module cache.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import wasmtime
 
-from runners.wasmtime.values import Raw, call_exact, decode, encode, from_python, to_python, valtype
-from runners.wasmtime.wasi import GuestWasi, StepTimeout, WasiTrap, Watchdog
+from runners.wasmtime import hostfunc
+from runners.wasmtime.hostfunc import GUEST_TRAPS, MemoryTrap, guest_memory, trap_kind
+from runners.wasmtime.reflect import export_types, import_types
+from runners.wasmtime.values import Raw, call_exact, decode, encode
+from runners.wasmtime.wasi import GuestWasi, Watchdog
 
-PROTOCOL = 2
+PROTOCOL = 3
 STACK_BYTES = 1 << 20
 OUTPUT_BYTES = 1 << 20  # when a plan names no limits.output_bytes
 INSTANTIATE_S = 10.0  # a start function's allowance: instantiation is no step, but must end
-CAPABILITIES = ["host_imports", "command_mode", "exact_f32", "export_types", "memory_limit",
-                "timeout"]
-_TRAPS = {
-    "STACK_OVERFLOW": "stack_overflow", "MEMORY_OUT_OF_BOUNDS": "memory_out_of_bounds",
-    "INTEGER_OVERFLOW": "integer_overflow", "INTEGER_DIVISION_BY_ZERO": "integer_divide_by_zero",
-    "BAD_CONVERSION_TO_INTEGER": "invalid_conversion", "UNREACHABLE": "unreachable",
-    "INTERRUPT": "timeout", "OUT_OF_FUEL": "out_of_fuel", "INDIRECT_CALL_TO_NULL": "indirect_call",
-    "BAD_SIGNATURE": "indirect_call",
-}
-GUEST_TRAPS = (wasmtime.Trap, StepTimeout, WasiTrap)  # a step reports these (and HostTrap) as traps
+CAPABILITIES = ["host_imports", "command_mode", "exact_f32", "export_types", "import_types",
+                "memory_types", "memory_limit", "timeout"]
 
 
-class HostTrap(Exception):
-    """A host function failing on purpose (the `trap` op) or by a bad memory access."""
+class StepError(Exception):
+    """A step that cannot be attempted (an unbound name, no memory): its outcome is `error`."""
 
 
 # -- engine and compiled-module cache ----------------------------------------------------------
@@ -114,48 +110,20 @@ def wasmtime_version() -> str:
     return version("wasmtime")
 
 
-def export_types(module: wasmtime.Module) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for e in module.exports:
-        ty = e.type
-        if isinstance(ty, wasmtime.FuncType):
-            out.append({"name": e.name, "kind": "func", "params": [str(p) for p in ty.params],
-                        "results": [str(r) for r in ty.results]})
-        elif isinstance(ty, wasmtime.MemoryType):
-            out.append({"name": e.name, "kind": "memory"})
-        elif isinstance(ty, wasmtime.TableType):
-            out.append({"name": e.name, "kind": "table"})
-        else:
-            out.append({"name": e.name, "kind": "global"})
-    return out
-
-
-def trap_kind(err: BaseException) -> str:
-    if isinstance(err, HostTrap):
-        return "host_error"
-    if isinstance(err, StepTimeout):
-        return "timeout"
-    if isinstance(err, WasiTrap):
-        return "other"
-    if isinstance(err, wasmtime.Trap):
-        code = err.trap_code
-        return _TRAPS.get(code.name, "other") if code is not None else "other"
-    return "host_error"
-
-
 # -- one plan ----------------------------------------------------------------------------------
 
 
 class Run:
-    """The state of one plan: store, instance, captured streams, the current step's trace.
+    """The state of one plan: store, instance, captured streams, bindings, the step's trace.
 
-    `close` must follow: the linker's host functions refer back to this object through
-    wasmtime-py's global callback table, so only closing frees the store and its instance.
+    `close` must follow: the linker's host functions refer back to this object through a
+    global callback table, so only closing frees the store and its instance.
     """
 
     def __init__(self, eng: Engine, plan: dict[str, Any]) -> None:
         self.eng, self.plan = eng, plan
         self.trace: list[dict[str, Any]] = []
+        self.bindings: dict[str, Raw] = {}
         self.store = wasmtime.Store(eng.engine)
         self.linker = wasmtime.Linker(eng.engine)
         try:
@@ -166,86 +134,26 @@ class Run:
                                   int(limits.get("output_bytes", OUTPUT_BYTES)))
             self.wasi.define(self.linker)
             for spec in plan["imports"]:
-                ty = wasmtime.FuncType([valtype(t) for t in spec["params"]],
-                                       [valtype(t) for t in spec["results"]])
-                self.linker.define_func(spec["module"], spec["name"], ty, self._host(spec),
-                                        access_caller=True)
+                hostfunc.define(self.linker, spec, self)
         except BaseException:  # a plan it cannot set up: free what it has, then report
             self.close()
             raise
 
-    def _host(self, spec: dict[str, Any]) -> Callable[..., Any]:
-        name = f"{spec['module']}.{spec['name']}"
-
-        def host(caller: wasmtime.Caller, *args: Any) -> Any:
-            params = [from_python(t, a) for t, a in zip(spec["params"], args, strict=True)]
-            self.trace.append({"ev": "import", "name": name, "args": [encode(p) for p in params]})
-            last: list[Raw] = []
-
-            def value(x: dict[str, Any]) -> Raw:
-                if "param" in x:
-                    return params[int(x["param"])]
-                if "result" in x:
-                    if x["result"] >= len(last):
-                        raise HostTrap(f"{name}: result {x['result']} of the last call is missing")
-                    return last[int(x["result"])]
-                return decode(x["value"])
-
-            for op in spec["do"]:
-                if "call" in op:
-                    last = self._nested(caller, op["call"], [value(a) for a in op.get("args", [])])
-                elif "read" in op:
-                    ptr, n = value(op["read"]["ptr"])[1], value(op["read"]["len"])[1]
-                    self.trace.append({"ev": "read", "hex": _memory(caller, ptr, n).hex()})
-                elif "write" in op:
-                    data = bytes.fromhex(op["write"]["hex"])
-                    ptr = value(op["write"]["ptr"])[1]
-                    _memory(caller, ptr, len(data))
-                    mem = caller.get("memory")
-                    assert isinstance(mem, wasmtime.Memory)
-                    mem.write(caller, data, ptr)
-                    self.trace.append({"ev": "write", "len": len(data)})
-                else:
-                    raise HostTrap(op["trap"])
-            results = [value(x) for x in spec["return"]]
-            self.trace.append({"ev": "import_return", "values": [encode(r) for r in results]})
-            if not results:
-                return None
-            py = [to_python(r) for r in results]
-            return py[0] if len(py) == 1 else py
-
-        return host
-
-    def _nested(self, caller: wasmtime.Caller, export: str, args: list[Raw]) -> list[Raw]:
-        self.trace.append({"ev": "export", "name": export, "args": [encode(a) for a in args]})
-        func = caller.get(export)
-        if not isinstance(func, wasmtime.Func):
-            raise HostTrap(f"the guest has no function export {export!r}")
-        try:
-            out = call_exact(caller, func, args)
-        except wasmtime.ExitTrap as e:
-            self.trace.append({"ev": "export_exit", "code": e.code})
-            raise
-        except (*GUEST_TRAPS, HostTrap) as e:
-            self.trace.append({"ev": "export_trap", "kind": trap_kind(e)})
-            raise
-        self.trace.append({"ev": "export_return", "values": [encode(r) for r in out]})
-        return out
-
     def execute(self) -> dict[str, Any]:
         plan = self.plan
         obs: dict[str, Any] = {"type": "observation", "protocol": PROTOCOL, "id": plan["id"],
-                               "exports": None, "steps": []}
+                               "exports": None, "imports": None, "steps": []}
         try:
             module = self.eng.module(plan["module"]["path"], plan["module"]["sha256"])
         except wasmtime.WasmtimeError as e:
             obs["load"] = {"ok": False, "stage": "compile", "message": str(e)}
             return obs
         obs["exports"] = export_types(module)
+        obs["imports"] = import_types(module)
         self.eng.watchdog.arm(self.store, INSTANTIATE_S)  # a start function runs in here
         try:
             instance = self.linker.instantiate(self.store, module)
-        except (wasmtime.WasmtimeError, *GUEST_TRAPS, HostTrap) as e:
+        except (wasmtime.WasmtimeError, *GUEST_TRAPS) as e:
             obs["load"] = {"ok": False, "stage": "instantiate", "message": str(e)}
             return obs
         finally:
@@ -259,46 +167,76 @@ class Run:
     def _step(self, exports: Any, step: dict[str, Any]) -> dict[str, Any]:
         self.trace = []
         self.wasi.reset()
-        func = exports.get(step["call"])
-        args = [decode(a) for a in step["args"]]
         started = time.perf_counter()
         out: dict[str, Any]
-        if not isinstance(func, wasmtime.Func):
-            out = {"outcome": "error", "message": f"no function export named {step['call']!r}"}
-        else:
-            self.eng.watchdog.arm(self.store, step["timeout_ms"] / 1000)
-            try:
-                out = {"outcome": "ok", "results": [encode(r) for r in
-                                                    call_exact(self.store, func, args)]}
-            except wasmtime.ExitTrap as e:
-                out = {"outcome": "exit", "code": e.code, "message": str(e)}
-            except (*GUEST_TRAPS, HostTrap) as e:
-                out = {"outcome": "trap", "trap": trap_kind(e), "message": str(e)}
-            except TypeError as e:
-                out = {"outcome": "error", "message": str(e)}
-            except wasmtime.WasmtimeError as e:
-                out = {"outcome": "trap", "trap": "other", "message": str(e)}
-            finally:
-                self.eng.watchdog.disarm()
+        try:
+            # a write or read step may carry an empty `args`: the memory key decides
+            if "write" in step:
+                out = self._write(exports, step["write"])
+            elif "read" in step:
+                out = self._read(exports, step["read"])
+            else:
+                out = self._call(exports, step)
+        except (StepError, TypeError) as e:
+            out = {"outcome": "error", "message": str(e)}
+        except MemoryTrap as e:
+            out = {"outcome": "trap", "trap": trap_kind(e), "message": str(e)}
         out["duration_ms"] = (time.perf_counter() - started) * 1000
         out.update(self.wasi.report())
         out["trace"] = self.trace
         return out
 
+    def _operand(self, x: dict[str, Any]) -> Raw:
+        if "ref" in x:
+            if x["ref"] not in self.bindings:
+                raise StepError(f"no earlier call bound a value to the name {x['ref']!r}")
+            return self.bindings[x["ref"]]
+        return decode(x)
+
+    def _u32(self, x: dict[str, Any], what: str) -> int:
+        t, bits = self._operand(x)
+        if t != "i32":
+            raise TypeError(f"the {what} must be an i32, not an {t}")
+        return bits
+
+    def _write(self, exports: Any, spec: dict[str, Any]) -> dict[str, Any]:
+        data = bytes.fromhex(spec["hex"])
+        ptr = self._u32(spec["ptr"], "pointer")
+        mem = guest_memory(exports, self.store, ptr, len(data), trap=MemoryTrap, missing=StepError)
+        mem.write(self.store, data, ptr)
+        return {"outcome": "ok", "results": []}
+
+    def _read(self, exports: Any, spec: dict[str, Any]) -> dict[str, Any]:
+        ptr, n = self._u32(spec["ptr"], "pointer"), self._u32(spec["len"], "length")
+        mem = guest_memory(exports, self.store, ptr, n, trap=MemoryTrap, missing=StepError)
+        data = bytes(mem.read(self.store, ptr, ptr + n)) if n else b""
+        return {"outcome": "ok", "results": [], "data_b64": base64.b64encode(data).decode()}
+
+    def _call(self, exports: Any, step: dict[str, Any]) -> dict[str, Any]:
+        func = exports.get(step["call"])
+        args = [self._operand(a) for a in step.get("args", [])]
+        if not isinstance(func, wasmtime.Func):
+            return {"outcome": "error", "message": f"no function export named {step['call']!r}"}
+        self.eng.watchdog.arm(self.store, step["timeout_ms"] / 1000)
+        try:
+            results = call_exact(self.store, func, args)
+        except wasmtime.ExitTrap as e:
+            return {"outcome": "exit", "code": e.code, "message": str(e)}
+        except GUEST_TRAPS as e:
+            return {"outcome": "trap", "trap": trap_kind(e), "message": str(e)}
+        except wasmtime.WasmtimeError as e:
+            return {"outcome": "trap", "trap": "other", "message": str(e)}
+        finally:
+            self.eng.watchdog.disarm()
+        for name, raw in zip(step.get("bind") or [], results, strict=False):
+            if name is not None:
+                self.bindings[name] = raw
+        return {"outcome": "ok", "results": [encode(r) for r in results]}
+
     def close(self) -> None:
         """Free the plan: the store (instance, memory, WASI context, captures) and linker."""
         self.store.close()
         self.linker.close()
-
-
-def _memory(caller: wasmtime.Caller, ptr: int, n: int) -> bytes:
-    mem = caller.get("memory")
-    if not isinstance(mem, wasmtime.Memory):
-        raise HostTrap("the guest exports no memory")
-    size = mem.data_len(caller)
-    if ptr + n > size:
-        raise HostTrap(f"memory access [{ptr}, {ptr + n}) is outside the {size}-byte memory")
-    return bytes(mem.read(caller, ptr, ptr + n))
 
 
 # -- the protocol loop -------------------------------------------------------------------------

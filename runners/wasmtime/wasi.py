@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import struct
 import sys
@@ -20,6 +21,7 @@ import time
 from typing import Any
 
 import wasmtime
+from wasmtime import _ffi as ffi  # stdin bytes: only the C API has them
 
 WASI = "wasi_snapshot_preview1"
 SLICE_S = 0.05  # a waiting guest re-reads the clocks at least this often
@@ -125,6 +127,7 @@ class GuestWasi:
         cfg = wasmtime.WasiConfig()
         cfg.argv = plan["wasi"]["args"]
         cfg.env = [tuple(kv) for kv in plan["wasi"]["env"]]
+        _set_stdin(cfg, base64.b64decode(plan["wasi"].get("stdin_b64", ""), validate=True))
         cfg.stdout_custom = self.stdout.write
         cfg.stderr_custom = self.stderr.write
         store.set_wasi(cfg)
@@ -153,7 +156,7 @@ class GuestWasi:
     def poll_oneoff(self, caller: wasmtime.Caller, subs: int, events: int, n: int,
                     nevents: int) -> int:
         """wasmtime's poll_oneoff results: stdin and stdout/stderr are always ready (stdin is
-        empty), so with any of them only they are reported, as wasmtime does even for a clock
+        in memory), so with any of them only they are reported, as wasmtime does even for a clock
         already due; with clocks alone, wait for the first, then report every one due."""
         subs, events, n, nevents = (x & 0xFFFFFFFF for x in (subs, events, n, nevents))
         if n == 0:
@@ -209,6 +212,18 @@ class GuestWasi:
                 raise StepTimeout("the step's timeout passed while the guest waited in "
                                   "poll_oneoff")
             time.sleep(min(wait, SLICE_S, left if left is not None else SLICE_S))
+
+
+def _set_stdin(cfg: wasmtime.WasiConfig, data: bytes) -> None:
+    """fd 0 reads exactly `data`, then end of file: an in-memory pipe, no file to clean up.
+
+    wasmtime-py wraps only stdin files; the C API's wasi_config_set_stdin_bytes takes the
+    bytes (it takes over the vector's buffer, so the vector is not deleted here).
+    """
+    vec = ffi.wasm_byte_vec_t()
+    buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    ffi.wasm_byte_vec_new(ctypes.byref(vec), len(data), buf)
+    ffi.wasi_config_set_stdin_bytes(cfg.ptr(), ctypes.byref(vec))
 
 
 def _memory(caller: wasmtime.Caller) -> wasmtime.Memory:

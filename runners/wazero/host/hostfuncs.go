@@ -31,8 +31,14 @@ func (ru *run) host(h hostFunc) api.GoModuleFunc {
 				return last[*x.Result]
 			case x.Value != nil:
 				return *x.Value
+			case x.Ref != nil:
+				v, ok := ru.bindings[*x.Ref]
+				if !ok { // mid-call, so the call fails rather than the step being unattempted
+					panic(&hostTrap{fmt.Sprintf("%s: no earlier call step bound the name %q", name, *x.Ref)})
+				}
+				return v
 			}
-			panic(&hostTrap{name + ": an operand names no value, param or result"})
+			panic(&hostTrap{name + ": an operand names no value, param, result or ref"})
 		}
 		bits := func(x expr) uint64 {
 			b, err := decode(eval(x))

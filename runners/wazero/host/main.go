@@ -9,16 +9,16 @@
 //     on-disk compilation cache (--cache DIR);
 //   - nothing runs at instantiation (WithStartFunctions()): _initialize and _start are steps;
 //   - real clocks, real sleep and crypto/rand randomness (wazero's defaults are fake ones);
-//   - wasi_snapshot_preview1 from wazero's imports package with exactly the plan's args and
-//     env, an empty stdin, no filesystem mounts, stdout and stderr captured per step, in
-//     memory and capped (output.go);
+//   - wasi_snapshot_preview1 from wazero's imports package with exactly the plan's args, env
+//     (in its order: wazero keeps WithEnv's insertion order) and stdin bytes, no filesystem
+//     mounts, stdout and stderr captured per step, in memory and capped (output.go);
 //   - WithCloseOnContextDone(true) plus a context deadline per step for timeouts, and a sleep
 //     that the deadline also ends (sleep.go); WithMemoryLimitPages for the memory cap (one
 //     runtime per distinct limit).
 //
 // Files: main.go (documents, values, trap kinds, the protocol loop), plan.go (runtimes and one
-// plan), hostfuncs.go (the plan's host functions), exports.go (export reflection), output.go
-// and sleep.go.
+// plan), steps.go (call, write and read steps, bindings), hostfuncs.go (the plan's host
+// functions), reflect.go and binary.go (export and import reflection), output.go and sleep.go.
 //
 // Two wazero behaviours shape the observations: proc_exit closes the module instance, and so
 // does a timeout (close-on-context-done). Steps after either are reported as outcome "error"
@@ -42,11 +42,11 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 )
 
-const protocol = 2
+const protocol = 3
 
 // The host honestly has all of these; it has no fuel (wazero has no instruction budget).
 var capabilities = []string{"host_imports", "command_mode", "exact_f32", "export_types",
-	"memory_limit", "timeout"}
+	"import_types", "memory_types", "memory_limit", "timeout"}
 
 // Trap messages of wazero's internal wasmruntime errors -> the protocol's trap kinds.
 var trapKinds = map[string]string{
@@ -67,10 +67,18 @@ type value struct {
 	V string `json:"v"`
 }
 
+// operand is a step's operand: a value, or a reference to one an earlier call step bound.
+type operand struct {
+	T   string  `json:"t"`
+	V   string  `json:"v"`
+	Ref *string `json:"ref"`
+}
+
 type expr struct {
-	Value  *value `json:"value,omitempty"`
-	Param  *int   `json:"param,omitempty"`
-	Result *int   `json:"result,omitempty"`
+	Value  *value  `json:"value,omitempty"`
+	Param  *int    `json:"param,omitempty"`
+	Result *int    `json:"result,omitempty"`
+	Ref    *string `json:"ref,omitempty"`
 }
 
 type op struct {
@@ -96,10 +104,20 @@ type hostFunc struct {
 	Return  []expr   `json:"return"`
 }
 
+// step is exactly one of a call, a write or a read.
 type step struct {
-	Call      string  `json:"call"`
-	Args      []value `json:"args"`
-	TimeoutMs int64   `json:"timeout_ms"`
+	Call  *string   `json:"call"`
+	Args  []operand `json:"args"`
+	Bind  []*string `json:"bind"`
+	Write *struct {
+		Ptr operand `json:"ptr"`
+		Hex string  `json:"hex"`
+	} `json:"write"`
+	Read *struct {
+		Ptr operand `json:"ptr"`
+		Len operand `json:"len"`
+	} `json:"read"`
+	TimeoutMs int64 `json:"timeout_ms"`
 }
 
 type plan struct {
@@ -109,8 +127,9 @@ type plan struct {
 		Sha256 string `json:"sha256"`
 	} `json:"module"`
 	Wasi struct {
-		Args []string   `json:"args"`
-		Env  [][]string `json:"env"`
+		Args     []string   `json:"args"`
+		Env      [][]string `json:"env"`
+		StdinB64 string     `json:"stdin_b64"`
 	} `json:"wasi"`
 	Limits struct {
 		MemoryBytes int64 `json:"memory_bytes"`
@@ -136,10 +155,22 @@ type stepResult struct {
 	StdoutSha256 string  `json:"stdout_sha256"`
 	StderrSha256 string  `json:"stderr_sha256"`
 	Trace        []event `json:"trace"`
+	DataB64      *string `json:"data_b64,omitempty"` // a read step's bytes
 	DurationMs   float64 `json:"duration_ms"`
 }
 
 type exportInfo struct {
+	Name    string    `json:"name"`
+	Kind    string    `json:"kind"`
+	Params  *[]string `json:"params,omitempty"` // functions only
+	Results *[]string `json:"results,omitempty"`
+	// Memories only: pages; max is the JSON null when the memory declares none.
+	Min *uint64         `json:"min,omitempty"`
+	Max json.RawMessage `json:"max,omitempty"`
+}
+
+type importInfo struct {
+	Module  string    `json:"module"`
 	Name    string    `json:"name"`
 	Kind    string    `json:"kind"`
 	Params  *[]string `json:"params,omitempty"` // functions only
@@ -159,6 +190,7 @@ type observation struct {
 	Error    string        `json:"error,omitempty"`
 	Load     *loadInfo     `json:"load,omitempty"`
 	Exports  *[]exportInfo `json:"exports"`
+	Imports  *[]importInfo `json:"imports"`
 	Steps    []stepResult  `json:"steps"`
 }
 

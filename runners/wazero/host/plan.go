@@ -1,14 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -80,6 +80,9 @@ type run struct {
 	stdout, stderr *stream
 	trace          []event
 	closedBy       string // why wazero closed the instance, once it has
+	stdin          []byte
+	imports        []importInfo     // the guest's, reflected
+	bindings       map[string]value // what call steps bound, for later steps' refs
 	// The guest instance and the running step's context, for nanosleep (sleep.go).
 	mod     api.Module
 	stepCtx context.Context
@@ -88,6 +91,11 @@ type run struct {
 func (e *engine) execute(p *plan) (obs observation) {
 	ctx := context.Background()
 	obs = observation{Type: "observation", Protocol: protocol, ID: &p.ID, Steps: []stepResult{}}
+	stdin, err := base64.StdEncoding.DecodeString(p.Wasi.StdinB64)
+	if err != nil {
+		obs.Error = "bad plan: wasi.stdin_b64: " + err.Error()
+		return obs
+	}
 	r, err := e.runtime(ctx, memoryPages(p.Limits.MemoryBytes))
 	if err != nil {
 		obs.Error = "cannot create the wazero runtime: " + err.Error()
@@ -104,14 +112,15 @@ func (e *engine) execute(p *plan) (obs observation) {
 		return obs
 	}
 	defer compiled.Close(ctx)
-	exports, err := exportTypes(binary, compiled)
+	exports, imports, err := reflectModule(binary, compiled)
 	if err != nil {
 		obs.Error = err.Error()
 		return obs
 	}
-	obs.Exports = &exports
+	obs.Exports, obs.Imports = &exports, &imports
 
-	ru := &run{plan: p, stdout: newStream(p.Limits.OutputBytes), stderr: newStream(p.Limits.OutputBytes)}
+	ru := &run{plan: p, stdout: newStream(p.Limits.OutputBytes), stderr: newStream(p.Limits.OutputBytes),
+		stdin: stdin, imports: imports, bindings: map[string]value{}}
 	mod, closers, err := ru.instantiate(ctx, r, compiled)
 	for _, c := range closers {
 		defer c.Close(ctx)
@@ -163,7 +172,7 @@ func (ru *run) instantiate(ctx context.Context, r wazero.Runtime, compiled wazer
 		WithName("").         // anonymous: plans never collide on a module name
 		WithStartFunctions(). // _initialize and _start are the plan's steps
 		WithArgs(ru.plan.Wasi.Args...).
-		WithStdin(eofReader{}).
+		WithStdin(bytes.NewReader(ru.stdin)). // then end of file: fd_read returns 0
 		WithStdout(ru.stdout).
 		WithStderr(ru.stderr).
 		WithSysWalltime().
@@ -175,24 +184,28 @@ func (ru *run) instantiate(ctx context.Context, r wazero.Runtime, compiled wazer
 	}
 	mod, err := r.InstantiateModule(ctx, compiled, cfg)
 	if err != nil {
-		return nil, closers, fmt.Errorf("%w%s", err, ru.unresolved(compiled))
+		return nil, closers, fmt.Errorf("%w%s", err, ru.unresolved())
 	}
 	ru.mod = mod
 	return mod, append(closers, mod), nil
 }
 
-// unresolved names the guest's non-WASI imports the plan does not define. wazero reports a
-// missing import module only as "module[host] not instantiated"; this adds which functions.
-func (ru *run) unresolved(compiled wazero.CompiledModule) string {
+// unresolved names the guest's non-WASI imports the plan does not define (a plan defines only
+// functions). wazero reports a missing import module only as "module[host] not instantiated".
+func (ru *run) unresolved() string {
 	defined := map[string]bool{}
 	for _, h := range ru.plan.Imports {
 		defined[h.Module+"."+h.Name] = true
 	}
 	var missing []string
-	for _, f := range compiled.ImportedFunctions() {
-		mod, name, _ := f.Import()
-		if mod != wasi_snapshot_preview1.ModuleName && !defined[mod+"."+name] {
-			missing = append(missing, mod+"."+name)
+	for _, im := range ru.imports {
+		if im.Module == wasi_snapshot_preview1.ModuleName {
+			continue
+		}
+		if im.Kind != "func" {
+			missing = append(missing, im.Module+"."+im.Name+" ("+im.Kind+")")
+		} else if !defined[im.Module+"."+im.Name] {
+			missing = append(missing, im.Module+"."+im.Name)
 		}
 	}
 	if len(missing) == 0 {
@@ -200,10 +213,6 @@ func (ru *run) unresolved(compiled wazero.CompiledModule) string {
 	}
 	return " (the plan defines no " + strings.Join(missing, ", ") + ")"
 }
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func valueTypes(names []string) ([]api.ValueType, error) {
 	out := make([]api.ValueType, len(names))
@@ -220,76 +229,6 @@ func valueTypes(names []string) ([]api.ValueType, error) {
 		default:
 			return nil, fmt.Errorf("unknown value type %q", n)
 		}
-	}
-	return out, nil
-}
-
-func (ru *run) step(ctx context.Context, mod api.Module, s step) stepResult {
-	ru.trace = []event{}
-	started := time.Now()
-	out := ru.call(ctx, mod, s)
-	out.DurationMs = float64(time.Since(started).Nanoseconds()) / 1e6
-	stdout, stderr := ru.stdout.drain(), ru.stderr.drain()
-	out.StdoutB64, out.StdoutLen, out.StdoutSha256 = stdout.b64, stdout.total, stdout.sha256
-	out.StderrB64, out.StderrLen, out.StderrSha256 = stderr.b64, stderr.total, stderr.sha256
-	out.Trace = ru.trace
-	return out
-}
-
-func (ru *run) call(ctx context.Context, mod api.Module, s step) stepResult {
-	if mod.IsClosed() {
-		return stepResult{Outcome: "error", Message: "wazero closed the module instance " +
-			ru.closedBy + "; it cannot be called again"}
-	}
-	fn := mod.ExportedFunction(s.Call)
-	if fn == nil {
-		return stepResult{Outcome: "error", Message: fmt.Sprintf("no function export named %q", s.Call)}
-	}
-	def := fn.Definition()
-	args, err := checkArgs(def, s.Args)
-	if err != nil {
-		return stepResult{Outcome: "error", Message: err.Error()}
-	}
-	timeout := time.Duration(s.TimeoutMs) * time.Millisecond
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ru.stepCtx = cctx
-	defer func() { ru.stepCtx = nil }()
-	results, err := fn.Call(cctx, args...)
-	if err == nil {
-		values := encodeAll(typeNames(def.ResultTypes()), results)
-		return stepResult{Outcome: "ok", Results: &values}
-	}
-	if code, exited, timedOut := exitOf(cctx, err); exited {
-		ru.closedBy = fmt.Sprintf("when the guest called proc_exit(%d) in an earlier step", code)
-		return stepResult{Outcome: "exit", Code: &code, Message: err.Error()}
-	} else if timedOut {
-		ru.closedBy = fmt.Sprintf("when an earlier step timed out after %v", timeout)
-		return stepResult{Outcome: "trap", Trap: "timeout", Message: err.Error()}
-	}
-	if mod.IsClosed() && ru.closedBy == "" {
-		ru.closedBy = "after an earlier step failed"
-	}
-	return stepResult{Outcome: "trap", Trap: trapKind(err), Message: err.Error()}
-}
-
-func checkArgs(def api.FunctionDefinition, args []value) ([]uint64, error) {
-	want := typeNames(def.ParamTypes())
-	got := make([]string, len(args))
-	for i, a := range args {
-		got[i] = a.T
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		return nil, fmt.Errorf("arguments (%s) do not match the export's parameters (%s)",
-			strings.Join(got, ", "), strings.Join(want, ", "))
-	}
-	out := make([]uint64, len(args))
-	for i, a := range args {
-		bits, err := decode(a)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = bits
 	}
 	return out, nil
 }

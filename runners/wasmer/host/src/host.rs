@@ -1,12 +1,12 @@
 //! Traps and plan-defined host functions (runners/PROTOCOL.md, "Host functions").
 
 use serde_json::{Value as Json, json};
-use wasmer::{AsStoreMut, FunctionEnvMut, Instance, Memory, RuntimeError, Value};
+use wasmer::{AsStoreMut, FunctionEnvMut, Instance, Memory, MemoryView, RuntimeError, Value};
 use wasmer_middlewares::metering::{MeteringPoints, get_remaining_points};
 use wasmer_types::TrapCode;
 use wasmer_wasix::WasiError;
 
-use crate::values::{check_args, decode, encode_all, hex, hex_bytes, unsigned};
+use crate::values::{Bindings, check_args, decode, encode_all, hex, hex_bytes, unsigned};
 
 /// A host function failing on purpose (the `trap` op) or on a bad memory access.
 #[derive(Debug)]
@@ -65,12 +65,13 @@ pub fn failure(
 
 // -- host functions --------------------------------------------------------------------------
 
-/// The state host functions share with the runner: the instance to re-enter and the current
-/// step's trace.
+/// The state host functions share with the runner: the instance to re-enter, the current
+/// step's trace and the values steps bound so far.
 pub struct Host {
     pub instance: Option<Instance>,
     pub trace: Vec<Json>,
     pub fuel: bool,
+    pub bound: Bindings,
 }
 
 /// A plan-defined host function: record the call, run its ops, record the return.
@@ -83,8 +84,15 @@ pub fn host_call(
     env.data_mut().trace.push(json!({"ev": "import", "name": name,
                                      "args": encode_all(params)}));
     let mut last: Vec<Value> = Vec::new();
-    let value = |x: &Json, last: &[Value]| -> Result<Value, RuntimeError> {
-        if let Some(n) = x.get("param").and_then(Json::as_u64) {
+    let value = |env: &FunctionEnvMut<Host>, x: &Json, last: &[Value]| -> Result<Value, RuntimeError> {
+        if let Some(r) = x.get("ref") {
+            let r = r.as_str().unwrap_or("");
+            env.data()
+                .bound
+                .get(r)
+                .cloned()
+                .ok_or_else(|| host_trap(format!("{name}: no earlier step bound the name {r:?}")))
+        } else if let Some(n) = x.get("param").and_then(Json::as_u64) {
             params.get(n as usize).cloned().ok_or_else(|| host_trap(format!("{name}: no param {n}")))
         } else if let Some(n) = x.get("result").and_then(Json::as_u64) {
             last.get(n as usize)
@@ -100,24 +108,18 @@ pub fn host_call(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|a| value(a, &last))
+                .map(|a| value(env, a, &last))
                 .collect::<Result<Vec<_>, _>>()?;
             last = nested(env, export, &args)?;
         } else if let Some(read) = op.get("read") {
-            let ptr = unsigned(&value(&read["ptr"], &last)?);
-            let len = unsigned(&value(&read["len"], &last)?);
-            let view = memory(env)?.view(env);
-            if ptr.saturating_add(len) > view.data_size() {
-                return Err(out_of_bounds(ptr, len, view.data_size()));
-            }
-            let mut buf = vec![0u8; len as usize];
-            view.read(ptr, &mut buf).map_err(|_| out_of_bounds(ptr, len, view.data_size()))?;
+            let ptr = unsigned(&value(env, &read["ptr"], &last)?);
+            let len = unsigned(&value(env, &read["len"], &last)?);
+            let buf = read_bytes(&memory(env)?.view(env), ptr, len).map_err(host_trap)?;
             env.data_mut().trace.push(json!({"ev": "read", "hex": hex(&buf)}));
         } else if let Some(write) = op.get("write") {
-            let ptr = unsigned(&value(&write["ptr"], &last)?);
+            let ptr = unsigned(&value(env, &write["ptr"], &last)?);
             let data = hex_bytes(write["hex"].as_str().unwrap_or("")).map_err(host_trap)?;
-            let view = memory(env)?.view(env);
-            view.write(ptr, &data).map_err(|_| out_of_bounds(ptr, data.len() as u64, view.data_size()))?;
+            write_bytes(&memory(env)?.view(env), ptr, &data).map_err(host_trap)?;
             env.data_mut().trace.push(json!({"ev": "write", "len": data.len()}));
         } else {
             return Err(host_trap(op["trap"].as_str().unwrap_or("trap").to_string()));
@@ -127,7 +129,7 @@ pub fn host_call(
         .as_array()
         .into_iter()
         .flatten()
-        .map(|x| value(x, &last))
+        .map(|x| value(env, x, &last))
         .collect::<Result<Vec<_>, _>>()?;
     env.data_mut().trace.push(json!({"ev": "import_return",
                                      "values": encode_all(&results)}));
@@ -171,6 +173,31 @@ fn memory(env: &FunctionEnvMut<Host>) -> Result<Memory, RuntimeError> {
         .ok_or_else(|| host_trap("the guest exports no memory"))
 }
 
-fn out_of_bounds(ptr: u64, len: u64, size: u64) -> RuntimeError {
-    host_trap(format!("memory access [{ptr}, {}) is outside the {size}-byte memory", ptr.saturating_add(len)))
+/// `len` bytes of guest memory at `ptr`, or why not (the access is out of bounds).
+pub fn read_bytes(view: &MemoryView, ptr: u64, len: u64) -> Result<Vec<u8>, String> {
+    in_bounds(view, ptr, len)?;
+    let mut buf = vec![0u8; len as usize];
+    view.read(ptr, &mut buf).map_err(|_| out_of_bounds(view, ptr, len))?;
+    Ok(buf)
+}
+
+/// Store `data` in guest memory at `ptr`, or say why not (the access is out of bounds).
+pub fn write_bytes(view: &MemoryView, ptr: u64, data: &[u8]) -> Result<(), String> {
+    in_bounds(view, ptr, data.len() as u64)?;
+    view.write(ptr, data).map_err(|_| out_of_bounds(view, ptr, data.len() as u64))
+}
+
+fn in_bounds(view: &MemoryView, ptr: u64, len: u64) -> Result<(), String> {
+    match ptr.checked_add(len) {
+        Some(end) if end <= view.data_size() => Ok(()),
+        _ => Err(out_of_bounds(view, ptr, len)),
+    }
+}
+
+fn out_of_bounds(view: &MemoryView, ptr: u64, len: u64) -> String {
+    format!(
+        "memory access [{ptr}, {}) is outside the {}-byte memory",
+        ptr.saturating_add(len),
+        view.data_size()
+    )
 }

@@ -8,8 +8,9 @@
 //!   with `Module::serialize` (keyed by the module's SHA-256 and the wasmer version);
 //! - a 1 MiB wasm stack and every linear memory capped at `limits.memory_bytes`, so
 //!   `memory.grow` past it returns -1 (limits.rs);
-//! - WASI preview1 from wasmer-wasix with exactly the plan's args and env, stdin empty (a null
-//!   file), stdout and stderr into capped in-memory captures (capture.rs), and no directories
+//! - WASI preview1 from wasmer-wasix with exactly the plan's args and env (in its order), stdin a
+//!   read-only in-memory file holding the plan's bytes (then end of file), stdout and stderr
+//!   into capped in-memory captures (capture.rs), and no directories
 //!   granted: the filesystem is an empty in-memory one. wasmer-wasix always exposes it as a
 //!   virtual root at fd 3; nothing of the host is reachable through it;
 //! - the instance is created with `Instance::new` and the WASI env is then bound to it
@@ -31,6 +32,7 @@
 mod capture;
 mod host;
 mod limits;
+mod reflect;
 mod run;
 mod timeout;
 mod values;
@@ -49,9 +51,18 @@ use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
 
 use crate::timeout::Watchdog;
 
-const PROTOCOL: u64 = 2;
-const CAPABILITIES: [&str; 7] =
-    ["host_imports", "command_mode", "exact_f32", "export_types", "memory_limit", "fuel", "timeout"];
+const PROTOCOL: u64 = 3;
+const CAPABILITIES: [&str; 9] = [
+    "host_imports",
+    "command_mode",
+    "exact_f32",
+    "export_types",
+    "import_types",
+    "memory_types",
+    "memory_limit",
+    "fuel",
+    "timeout",
+];
 
 // -- engine and compiled-module cache --------------------------------------------------------
 

@@ -1,21 +1,24 @@
-//! One plan: compile, reflect the exports, link WASI and the host functions, instantiate, run
-//! the steps, forget everything.
+//! One plan: compile, reflect the exports and imports, link WASI and the host functions,
+//! instantiate, run the steps (calls, and writes and reads of the exported memory), forget
+//! everything.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value as Json, json};
 use wasmer::sys::NativeEngineExt;
-use wasmer::{Engine, ExternType, Function, FunctionEnv, FunctionType, Instance, Module, Store};
+use wasmer::{Engine, Function, FunctionEnv, FunctionType, Instance, Module, Store};
 use wasmer_middlewares::metering::set_remaining_points;
-use wasmer_wasix::virtual_fs::{EmptyFileSystem, FileSystem, NullFile};
+use wasmer_wasix::virtual_fs::{EmptyFileSystem, FileSystem, StaticFile};
 use wasmer_wasix::{WasiEnv, WasiFunctionEnv, WasiVersion, generate_import_object_from_env};
 
 use crate::capture::Capture;
-use crate::host::{Failure, Host, failure, host_call};
+use crate::host::{Failure, Host, failure, host_call, read_bytes, write_bytes};
 use crate::limits::LimitTunables;
-use crate::values::{check_args, decode, encode_all, parse_type, type_name};
-use crate::{PROTOCOL, Runner};
+use crate::values::{address, check_args, encode_all, hex_bytes, operand, parse_type};
+use crate::{PROTOCOL, Runner, reflect};
 
 /// What a runner keeps of each stream per step when a plan does not say.
 const DEFAULT_OUTPUT_BYTES: u64 = 1 << 20;
@@ -38,7 +41,7 @@ struct Run<'a> {
 
 pub fn execute(runner: &mut Runner, plan: &Json) -> Result<Json, String> {
     let mut obs = json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"],
-                         "exports": null, "steps": []});
+                         "exports": null, "imports": null, "steps": []});
     let fuel = plan["limits"]["fuel"].as_u64();
     let module_path = plan["module"]["path"].as_str().ok_or("plan without module.path")?;
     let sha = plan["module"]["sha256"].as_str().ok_or("plan without module.sha256")?;
@@ -49,7 +52,8 @@ pub fn execute(runner: &mut Runner, plan: &Json) -> Result<Json, String> {
             return Ok(obs);
         }
     };
-    obs["exports"] = export_types(&module);
+    obs["exports"] = reflect::exports(&module);
+    obs["imports"] = reflect::imports(&module);
     let limit = plan["limits"]["memory_bytes"].as_u64().unwrap_or(1 << 32);
     engine.set_tunables(LimitTunables::new(limit));
     let runner: &Runner = runner;
@@ -79,38 +83,17 @@ pub fn execute(runner: &mut Runner, plan: &Json) -> Result<Json, String> {
     Ok(obs)
 }
 
-fn export_types(module: &Module) -> Json {
-    Json::Array(
-        module
-            .exports()
-            .map(|e| match e.ty() {
-                ExternType::Function(f) => json!({
-                    "name": e.name(), "kind": "func",
-                    "params": f.params().iter().map(type_name).collect::<Vec<_>>(),
-                    "results": f.results().iter().map(type_name).collect::<Vec<_>>(),
-                }),
-                ExternType::Memory(_) => json!({"name": e.name(), "kind": "memory"}),
-                ExternType::Table(_) => json!({"name": e.name(), "kind": "table"}),
-                _ => json!({"name": e.name(), "kind": "global"}),
-            })
-            .collect(),
-    )
-}
-
 impl<'a> Run<'a> {
     fn new(runner: &'a Runner, engine: Engine, plan: &Json, fuel: bool) -> Result<Self, String> {
         let mut store = Store::new(engine);
         let output_bytes = plan["limits"]["output_bytes"].as_u64().unwrap_or(DEFAULT_OUTPUT_BYTES);
         let (stdout, stderr) = (Capture::new(output_bytes), Capture::new(output_bytes));
+        let stdin = BASE64
+            .decode(plan["wasi"]["stdin_b64"].as_str().unwrap_or(""))
+            .map_err(|e| format!("bad wasi.stdin_b64: {e}"))?;
+        // a read-only file: reads return its bytes, then 0 (end of file), never block
         let mut builder = WasiEnv::builder("")
-            .envs(
-                plan["wasi"]["env"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|kv| (kv[0].as_str().unwrap_or(""), kv[1].as_str().unwrap_or(""))),
-            )
-            .stdin(Box::new(NullFile::default()))
+            .stdin(Box::new(StaticFile::new(stdin)))
             .stdout(Box::new(stdout.clone()))
             .stderr(Box::new(stderr.clone()))
             .fs(Arc::new(EmptyFileSystem::default()) as Arc<dyn FileSystem + Send + Sync>)
@@ -122,8 +105,20 @@ impl<'a> Run<'a> {
             .flatten()
             .map(|a| a.as_str().unwrap_or("").to_string())
             .collect();
+        // exactly the plan's environment in its order: `envs` would merge repeated names
+        *builder.get_env_mut() = plan["wasi"]["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|kv| {
+                (kv[0].as_str().unwrap_or("").to_string(), kv[1].as_str().unwrap_or("").as_bytes().to_vec())
+            })
+            .collect();
         let wasi = builder.finalize(&mut store).map_err(|e| e.to_string())?;
-        let host = FunctionEnv::new(&mut store, Host { instance: None, trace: Vec::new(), fuel });
+        let host = FunctionEnv::new(
+            &mut store,
+            Host { instance: None, trace: Vec::new(), fuel, bound: Default::default() },
+        );
         Ok(Run { runner, store, host, wasi, stdout, stderr, fuel, bound: false, dead: None })
     }
 
@@ -154,12 +149,17 @@ impl<'a> Run<'a> {
 
     fn step(&mut self, instance: &Instance, step: &Json) -> Json {
         self.host.as_mut(&mut self.store).trace.clear();
-        let name = step["call"].as_str().unwrap_or("");
         let timeout = Duration::from_millis(step["timeout_ms"].as_u64().unwrap_or(DEFAULT_TIMEOUT_MS));
         let started = Instant::now();
-        let mut out = match &self.dead {
-            Some(why) => json!({"outcome": "error", "message": why}),
-            None => self.call(instance, name, &step["args"], timeout),
+        let mut out = if let Some(write) = step.get("write") {
+            self.write(instance, write)
+        } else if let Some(read) = step.get("read") {
+            self.read(instance, read)
+        } else if let Some(why) = &self.dead {
+            json!({"outcome": "error", "message": why})
+        } else {
+            let name = step["call"].as_str().unwrap_or("");
+            self.call(instance, name, step, timeout)
         };
         out["duration_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
         self.stdout.report(&mut out, "stdout");
@@ -168,11 +168,52 @@ impl<'a> Run<'a> {
         out
     }
 
-    fn call(&mut self, instance: &Instance, name: &str, args: &Json, timeout: Duration) -> Json {
+    /// A write step: the bytes into the exported memory (no wasm runs, so no timeout applies).
+    fn write(&mut self, instance: &Instance, write: &Json) -> Json {
+        let bound = &self.host.as_ref(&self.store).bound;
+        let target = address(&write["ptr"], bound)
+            .and_then(|ptr| Ok((ptr, hex_bytes(write["hex"].as_str().ok_or("a write step without hex")?)?)));
+        let (ptr, data) = match target {
+            Ok(t) => t,
+            Err(e) => return json!({"outcome": "error", "message": e}),
+        };
+        match instance.exports.get_memory("memory") {
+            Err(_) => {
+                json!({"outcome": "error", "message": "the instance exports no memory named \"memory\""})
+            }
+            Ok(memory) => match write_bytes(&memory.view(&self.store), ptr, &data) {
+                Ok(()) => json!({"outcome": "ok", "results": []}),
+                Err(e) => json!({"outcome": "trap", "trap": "memory_out_of_bounds", "message": e}),
+            },
+        }
+    }
+
+    /// A read step: bytes of the exported memory, as `data_b64`.
+    fn read(&mut self, instance: &Instance, read: &Json) -> Json {
+        let bound = &self.host.as_ref(&self.store).bound;
+        let (ptr, len) =
+            match address(&read["ptr"], bound).and_then(|p| Ok((p, address(&read["len"], bound)?))) {
+                Ok(t) => t,
+                Err(e) => return json!({"outcome": "error", "message": e}),
+            };
+        match instance.exports.get_memory("memory") {
+            Err(_) => {
+                json!({"outcome": "error", "message": "the instance exports no memory named \"memory\""})
+            }
+            Ok(memory) => match read_bytes(&memory.view(&self.store), ptr, len) {
+                Ok(data) => json!({"outcome": "ok", "results": [], "data_b64": BASE64.encode(data)}),
+                Err(e) => json!({"outcome": "trap", "trap": "memory_out_of_bounds", "message": e}),
+            },
+        }
+    }
+
+    fn call(&mut self, instance: &Instance, name: &str, step: &Json, timeout: Duration) -> Json {
         let Ok(func) = instance.exports.get_function(name) else {
             return json!({"outcome": "error", "message": format!("no function export named {name:?}")});
         };
-        let args = match args.as_array().into_iter().flatten().map(decode).collect::<Result<Vec<_>, _>>() {
+        let bound = &self.host.as_ref(&self.store).bound;
+        let args = step["args"].as_array().into_iter().flatten().map(|a| operand(a, bound));
+        let args = match args.collect::<Result<Vec<_>, _>>() {
             Ok(a) => a,
             Err(e) => return json!({"outcome": "error", "message": e}),
         };
@@ -200,7 +241,16 @@ impl<'a> Run<'a> {
             return json!({"outcome": "trap", "trap": "timeout", "message": message});
         }
         match result {
-            Ok(values) => json!({"outcome": "ok", "results": encode_all(&values)}),
+            Ok(values) => {
+                let names = step["bind"].as_array().into_iter().flatten();
+                let bound = &mut self.host.as_mut(&mut self.store).bound;
+                for (name, value) in names.zip(values.iter()) {
+                    if let Some(name) = name.as_str() {
+                        bound.insert(name.to_string(), value.clone());
+                    }
+                }
+                json!({"outcome": "ok", "results": encode_all(&values)})
+            }
             Err(e) => {
                 let message = e.to_string();
                 match failure(&e, &mut self.store, Some(instance), self.fuel) {

@@ -1,7 +1,31 @@
 //! Protocol values and types (runners/PROTOCOL.md, "Values") as wasmer values and types.
 
+use std::collections::HashMap;
+
 use serde_json::{Value as Json, json};
 use wasmer::{FunctionType, Type, Value};
+
+/// The values a plan's call steps bound by name (`bind`), for later `{ref: NAME}` operands.
+pub type Bindings = HashMap<String, Value>;
+
+/// An operand: a protocol value, or `{ref: NAME}`, a value an earlier step bound.
+pub fn operand(v: &Json, bound: &Bindings) -> Result<Value, String> {
+    match v.get("ref") {
+        Some(name) => {
+            let name = name.as_str().ok_or_else(|| format!("bad reference {v}"))?;
+            bound.get(name).cloned().ok_or_else(|| format!("no earlier step bound the name {name:?}"))
+        }
+        None => decode(v),
+    }
+}
+
+/// An i32 operand as the unsigned 32-bit pointer or length it stands for.
+pub fn address(v: &Json, bound: &Bindings) -> Result<u64, String> {
+    match operand(v, bound)? {
+        Value::I32(n) => Ok(n as u32 as u64),
+        other => Err(format!("a pointer or length must be an i32, not {}", type_name(&other.ty()))),
+    }
+}
 
 /// A protocol value (`{"t": "f32", "v": "0x7fa00001"}`) as a wasmer value, bits kept exactly.
 pub fn decode(v: &Json) -> Result<Value, String> {
