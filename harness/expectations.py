@@ -3,7 +3,9 @@ release (manifests/toolchain-expectations.yaml).
 
 Each entry names a case, optionally the Go releases it applies to, the reason and a link. A
 listed case that fails is `xfail` (a finding the report shows); one that passes is `xpass`,
-which fails the run so the list cannot go stale.
+which fails the run so the list cannot go stale. An entry marked ``intermittent: true`` is a
+divergence seen only sometimes (a JIT tiering up, say): when it does not show, the case passes
+with a note, never an xpass.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from harness.versions import ALL_RELEASES, VersionRange
 from harness.yamlsrc import YamlError, line_at
 from harness.yamlsrc import load as load_yaml
 
-_FIELDS = {"case", "go", "reason", "link"}
+_FIELDS = {"case", "go", "reason", "link", "intermittent"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Divergence:
     reason: str
     link: str
     line: int
+    intermittent: bool = False
 
     def describe(self) -> str:
         return f"{self.reason} ({self.link})"
@@ -54,8 +57,10 @@ def load(path: Path, source: str) -> tuple[Divergence, ...]:
             go = VersionRange.parse(entry["go"]) if "go" in entry else ALL_RELEASES
         except ValueError as e:
             raise YamlError(path, line, str(e)) from e
+        if not isinstance(entry.get("intermittent", False), bool):
+            raise YamlError(path, line, "intermittent is true or false")
         out.append(Divergence(source, str(entry["case"]), go, str(entry["reason"]),
-                              str(entry["link"]), line))
+                              str(entry["link"]), line, bool(entry.get("intermittent", False))))
     return tuple(out)
 
 

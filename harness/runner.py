@@ -28,6 +28,7 @@ from harness.plan import PROTOCOL, deadline_s
 
 REPO = SUITE  # the suite's own files (read-only when installed); see harness/paths.py
 PROTOCOL_SCHEMA = REPO / "runners" / "protocol.schema.json"
+CAPTURE_PLANS = "WASMEXPORT_CAPTURE_PLANS"  # a file every plan sent to a runner is appended to
 
 
 class RunnerFailure(Exception):
@@ -196,6 +197,10 @@ class RunnerProcess:
         return self._info
 
     def run(self, plan: dict[str, Any]) -> Observation:
+        capture = os.environ.get(CAPTURE_PLANS)
+        if capture:  # the plans of a run, for benchmarks (scripts/bench.py) and bug reports
+            with Path(capture).open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(plan) + "\n")
         if self._proc is None or self._proc.poll() is not None:
             self._start()
         assert self._proc is not None and self._proc.stdin is not None

@@ -1,234 +1,225 @@
-"""The HTML conformance report: one self-contained page from one or more results files.
+"""The HTML conformance report: one static, self-contained page from any number of results files.
 
-``python -m reports.html reports/out/engines.jsonl reports/out/releases.jsonl -o reports/out/report.html``
+``python -m reports.html FILE… -o OUT.html [--baseline OLD…] [--sources auto|none|DIR]``
+(also ``python -m reports html``). The files are merged first (reports.dataset: nothing is
+lost; conflicts are shown). The page holds: every version that matters (suite commits, runs,
+engines, toolchains, hosts); where each engine stands (pass percentage of applicable records
+per engine × toolchain, per area); interop (per case, how many engines show the documented
+behaviour); what changed against ``--baseline`` (reports.diff); transitions across releases
+(reports.transitions); findings grouped once; and every case with its filters (area, engine,
+toolchain, verdict, text; kept in the URL) and its detail at a stable anchor
+(``#case=goroutines/spawn-then-yield``): title, notes, refs, Go source, manifest lines, every
+record's verdict, full reason, problems, observed steps and rerun command.
 
-Sections: the engine × toolchain matrix (verdict counts; `agreement` is the cross-engine row),
-every case against every (engine, toolchain) with a cell per verdict, the findings (known
-divergences of engines and Go releases, with reasons and links), and every failure with its
-problems and rerun command. A filter box and a "problems only" switch narrow the case table.
-No external assets: the file can be attached to a CI run and opened anywhere.
+It is rendered by Jinja2 with autoescaping from reports/templates/; record text is never
+markup, links are only http(s), and the page's script reads the page, never record text as
+code. No network: it works from file://.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
+import json
 import sys
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.results import FAILING, VERDICTS, engine_versions, read
+import jinja2
 
-ABBREV = {"pass": "✓", "fail": "✗", "disagree": "≠", "error": "!", "skip": "–", "xfail": "×",
+from harness.results import FAILING, VERDICTS
+from reports import sources as case_sources
+from reports.dataset import AGREEMENT, DataSet, Entry, load
+from reports.diff import KINDS, Diff, compare
+from reports.observe import digest, fingerprint, items
+from reports.standing import Column, Grid, go_finding
+from reports.transitions import find, first_changes
+
+SYMBOL = {"pass": "✓", "fail": "✗", "disagree": "≠", "error": "!", "skip": "–", "xfail": "×",
           "xpass": "+"}
-# the worst verdict decides a cell's colour
-SEVERITY = ("error", "fail", "disagree", "xpass", "xfail", "skip", "pass")
-
-CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.4em} h2{font-size:1.15em;margin-top:1.6em}
-table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:2px 6px;text-align:center}
-th{background:#f3f3f3} td.case{text-align:left;white-space:nowrap}
-.v-pass{background:#d9f2d9}.v-fail,.v-error{background:#f7c6c6}.v-disagree{background:#f9d7a8}
-.v-xfail{background:#e6e0f8}.v-xpass{background:#f7c6c6}.v-skip{background:#eee;color:#777}
-td a{color:inherit;text-decoration:none;display:block}
-.meta{color:#555} .problem pre{background:#f8f8f8;padding:4px;white-space:pre-wrap;margin:2px 0}
-code{background:#f3f3f3;padding:0 3px} details{margin:4px 0} .hidden{display:none}
-#controls{margin:.5em 0}
-"""
-
-SCRIPT = """
-const box = document.getElementById('filter'), only = document.getElementById('problems');
-function apply() {
-  const q = box.value.toLowerCase();
-  let shown = 0;
-  for (const row of document.querySelectorAll('#cases tbody tr')) {
-    const hit = row.dataset.case.includes(q) && (!only.checked || row.dataset.bad === '1');
-    row.classList.toggle('hidden', !hit);
-    shown += hit ? 1 : 0;
-  }
-  document.getElementById('shown').textContent = shown;
-}
-box.addEventListener('input', apply); only.addEventListener('change', apply);
-for (const a of document.querySelectorAll('a[href^="#r-"]')) {
-  a.addEventListener('click', () => {
-    const d = document.getElementById(a.getAttribute('href').slice(1));
-    if (d) d.open = true;
-  });
-}
-apply();
-"""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MANIFEST_CONTEXT = 3  # manifest lines shown around a problem's line
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+def safe_url(url: Any) -> str | None:
+    """`url` when it is an http(s) URL a report may link to, else None (shown as text)."""
+    text = str(url or "")
+    ok = text.startswith(("https://", "http://")) and not any(c.isspace() for c in text)
+    return text if ok and len(text) < 2000 else None
 
 
-def merge(files: Iterable[tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]]
-          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """Headers, and records with one per (case, engine, toolchain) (a later file wins);
-    the flag is False when some run did not finish."""
-    headers, by_key, finished = [], {}, True
-    for header, records, footer in files:
-        headers.append(header)
-        finished &= footer is not None
-        for r in records:
-            by_key[(r["case"], r["engine"], r["toolchain"])] = r
-    return headers, list(by_key.values()), finished
+def when(ts: float | None, missing: str = "?") -> str:
+    if ts is None:
+        return missing
+    if not ts:
+        return "?"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def worst(verdicts: Iterable[str]) -> str:
-    got = set(verdicts)
-    return next((v for v in SEVERITY if v in got), "skip")
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters["safe_url"] = safe_url
+    env.filters["when"] = when
+    env.globals.update(SYMBOL=SYMBOL, VERDICTS=VERDICTS, FAILING=FAILING, KINDS=KINDS)
+    return env
 
 
-def _engine_order(records: list[dict[str, Any]]) -> list[str]:
-    names = sorted({r["engine"] for r in records} - {"agreement"})
-    return names + (["agreement"] if any(r["engine"] == "agreement" for r in records) else [])
+def _excerpt(manifest: list[str], line: Any) -> list[tuple[int, str, bool]]:
+    if not isinstance(line, int) or not manifest or not 0 < line <= len(manifest):
+        return []
+    lo, hi = max(1, line - MANIFEST_CONTEXT), min(len(manifest), line + MANIFEST_CONTEXT)
+    return [(n, manifest[n - 1], n == line) for n in range(lo, hi + 1)]
 
 
-def _release_key(name: str) -> tuple[int, ...]:
-    parts = name.removeprefix("go").split(".")
-    return tuple(int(p) if p.isdigit() else -1 for p in parts)
-
-
-def render(headers: list[dict[str, Any]], records: list[dict[str, Any]], finished: bool) -> str:
-    """The whole page."""
-    engines = _engine_order(records)
-    toolchains = sorted({r["toolchain"] for r in records}, key=_release_key)
-    ids = {id(r): f"r-{n}" for n, r in enumerate(records)}
-    versions = engine_versions(records)
-    commits = sorted({h.get("suite_commit", "?")[:12] for h in headers})
-    total = Counter(r["verdict"] for r in records)
-    out = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
-           "<title>//go:wasmexport conformance report</title>", f"<style>{CSS}</style></head><body>",
-           "<h1>//go:wasmexport conformance report</h1>",
-           f"<p class=meta>suite commit {_e(', '.join(commits))}; "
-           f"{len(records)} verdicts: " + ", ".join(f"{total[v]} {v}" for v in VERDICTS if total[v])
-           + ("" if finished else " — <strong>a run did not finish: partial results</strong>")
-           + "</p>",
-           "<p class=meta>engines: " + "; ".join(
-               f"{_e(e)} {_e(', '.join(sorted(versions.get(e, ()))) or '?')}"
-               for e in engines if e != "agreement") + "</p>"]
-    out += _matrix(records, engines, toolchains)
-    out += _cases(records, engines, toolchains, ids)
-    out += _findings(records, ids)
-    out += _failures(records, ids)
-    out += [f"<script>{SCRIPT}</script></body></html>"]
-    return "\n".join(out)
-
-
-def _matrix(records: list[dict[str, Any]], engines: list[str], toolchains: list[str]) -> list[str]:
-    cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for r in records:
-        cells[(r["engine"], r["toolchain"])][r["verdict"]] += 1
-    out = ["<h2>Engine × toolchain</h2>", "<table id=matrix><thead><tr><th>engine</th>"]
-    out += [f"<th>{_e(t)}</th>" for t in toolchains] + ["</tr></thead><tbody>"]
-    for e in engines:
-        out.append(f"<tr><th>{_e(e)}</th>")
-        for t in toolchains:
-            c = cells.get((e, t), Counter())
-            text = " ".join(f"{c[v]} {v}" for v in VERDICTS if c[v]) or "—"
-            out.append(f"<td class='v-{worst(c)}' data-engine='{_e(e)}' data-toolchain='{_e(t)}'>"
-                       f"{_e(text)}</td>")
-        out.append("</tr>")
-    return [*out, "</tbody></table>"]
-
-
-def _cases(records: list[dict[str, Any]], engines: list[str], toolchains: list[str],
-           ids: dict[int, str]) -> list[str]:
-    by_case: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
-    for r in records:
-        by_case[r["case"]][(r["engine"], r["toolchain"])] = r
-    cols = [(e, t) for t in toolchains for e in engines]
-    out = ["<h2>Cases</h2>",
-           "<div id=controls><input id=filter placeholder='filter cases' size=30> "
-           "<label><input type=checkbox id=problems> problems only</label> "
-           f"<span class=meta><span id=shown>{len(by_case)}</span> of {len(by_case)} cases</span></div>",
-           "<table id=cases><thead><tr><th>case</th>"]
-    out += [f"<th>{_e(e)}<br>{_e(t)}</th>" for e, t in cols] + ["</tr></thead><tbody>"]
-    for case in sorted(by_case):
-        row = by_case[case]
-        bad = any(r["verdict"] in FAILING for r in row.values())
-        out.append(f"<tr data-case='{_e(case.lower())}' data-bad='{int(bad)}'>"
-                   f"<td class=case title='{_e(next(iter(row.values())).get('title', ''))}'>{_e(case)}</td>")
-        for col in cols:
-            cell = row.get(col)
-            if cell is None:
-                out.append("<td></td>")
-                continue
-            r = cell
-            v = r["verdict"]
-            label = ABBREV.get(v, v)
-            tip = f"{v}: {r.get('reason', '')}".strip(": ")
-            inner = f"<a href='#{ids[id(r)]}'>{label}</a>" if v not in ("pass", "skip") else label
-            out.append(f"<td class='v-{_e(v)}' data-verdict='{_e(v)}' title='{_e(tip)}'>{inner}</td>")
-        out.append("</tr>")
-    return [*out, "</tbody></table>",
-            "<p class=meta>" + " ".join(f"{ABBREV[v]} {v}" for v in VERDICTS) + "</p>"]
-
-
-def _detail(r: dict[str, Any], ids: dict[int, str]) -> list[str]:
-    out = [f"<details id='{ids[id(r)]}' data-verdict='{_e(r['verdict'])}'><summary>"
-           f"<b>{_e(r['verdict'])}</b> {_e(r['case'])} [{_e(r['engine'])}, {_e(r['toolchain'])}]"
-           f"{' — ' + _e(r['reason'][:200]) if r.get('reason') else ''}</summary>"]
-    if r.get("title"):
-        out.append(f"<p>{_e(r['title'])} (<code>{_e(r.get('path', ''))}</code>)</p>")
-    for p in r.get("problems", []):
-        out.append(f"<div class=problem><b>{_e(p.get('where', ''))}</b>"
-                   f"<pre>expected: {_e(p.get('expected', ''))}</pre>"
-                   f"<pre>observed: {_e(p.get('observed', ''))}</pre></div>")
-    d = r.get("disagreement")
-    if d:
-        for group, value in zip(d["groups"], d["values"], strict=False):
-            out.append(f"<div class=problem><b>{_e(', '.join(group))}</b> at {_e(d['field'])}"
-                       f"<pre>{_e(value)}</pre></div>")
-    for key in ("divergence", "release_entry"):
-        if r.get(key):
-            link = r[key].get("link")
-            out.append(f"<p>{_e(r[key].get('reason') or r[key].get('finding'))}"
-                       + (f" <a href='{_e(link)}'>{_e(link)}</a>" if link else "") + "</p>")
-    if r.get("rerun"):
-        out.append(f"<p>rerun: <code>{_e(r['rerun'])}</code></p>")
-    return [*out, "</details>"]
-
-
-def _section(title: str, anchor: str, chosen: list[dict[str, Any]], ids: dict[int, str]
-             ) -> list[str]:
-    out = [f"<h2 id={anchor}>{_e(title)} ({len(chosen)})</h2>"]
-    if not chosen:
-        return [*out, "<p>none</p>"]
-    for r in sorted(chosen, key=lambda r: (r["case"], r["engine"], _release_key(r["toolchain"]))):
-        out += _detail(r, ids)
+def _steps(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    obs = rec.get("observed")
+    steps = obs.get("steps") if isinstance(obs, dict) else None
+    out = []
+    for n, s in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(s, dict):
+            continue
+        out.append({"n": n, "outcome": str(s.get("outcome", "")), "summary": str(s.get("summary", "")),
+                    "stdout": str(s.get("stdout") or ""), "stderr": str(s.get("stderr") or ""),
+                    "stdout_len": s.get("stdout_len"), "stderr_len": s.get("stderr_len"),
+                    "trace": [str(t) for t in (s.get("trace") or [])]})
     return out
 
 
-def _findings(records: list[dict[str, Any]], ids: dict[int, str]) -> list[str]:
-    return _section("Findings: known divergences", "findings",
-                    [r for r in records if r["verdict"] == "xfail"], ids)
+def _record_view(col: Column, e: Entry, manifest: list[str], group: int | None) -> dict[str, Any]:
+    rec = e.rec
+    problems = [{"where": str(p.get("where", "")), "line": p.get("line"),
+                 "expected": str(p.get("expected", "")), "observed": str(p.get("observed", "")),
+                 "excerpt": _excerpt(manifest, p.get("line"))}
+                for p in rec.get("problems") or [] if isinstance(p, dict)]
+    notes = []
+    for key, text_key in (("release_entry", "finding"), ("divergence", "reason")):
+        doc = rec.get(key)
+        if isinstance(doc, dict):
+            notes.append({"what": "Go release finding" if key == "release_entry" else
+                          f"known divergence ({doc.get('source', '?')})",
+                          "range": str(doc.get("go", "")), "text": str(doc.get(text_key, "")),
+                          "link": doc.get("link"), "line": doc.get("line"),
+                          "excerpt": _excerpt(manifest, doc.get("line"))})
+    d = rec.get("disagreement")
+    split = []
+    if isinstance(d, dict):
+        split = [{"engines": ", ".join(map(str, g)) if isinstance(g, list) else str(g), "value": str(v)}
+                 for g, v in zip(d.get("groups") or [], d.get("values") or [], strict=False)]
+    return {"col": col, "entry": e, "verdict": e.verdict, "version": e.version or "",
+            "reason": str(rec.get("reason") or ""), "problems": problems, "notes": notes,
+            "split": split, "split_field": str(d.get("field", "")) if isinstance(d, dict) else "",
+            "engines": ", ".join(e.slot[3]), "rerun": str(rec.get("rerun") or ""), "group": group,
+            "runs": e.runs, "toolchain_requested": str(rec.get("toolchain_requested") or "")}
 
 
-def _failures(records: list[dict[str, Any]], ids: dict[int, str]) -> list[str]:
-    return _section("Failures", "failures", [r for r in records if r["verdict"] in FAILING], ids)
+def _same_verdict(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records that say the same thing (verdict, reason, problems, findings, split) as one row
+    listing every engine and toolchain: a Go finding seen ten times is read once."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in records:
+        key = json.dumps([r["verdict"], r["reason"], r["engines"], r["split_field"], r["split"],
+                          [[p["where"], p["line"], p["expected"], p["observed"]] for p in r["problems"]],
+                          [[n["what"], n["range"], n["text"], n["link"], n["line"]] for n in r["notes"]]],
+                         default=str)
+        row = rows.setdefault(key, {**r, "members": [], "observations": []})
+        row["members"].append(r)
+        if r["group"] is not None and r["group"] not in row["observations"]:
+            row["observations"].append(r["group"])
+    return list(rows.values())
+
+
+def case_view(grid: Grid, data: DataSet, case: str) -> dict[str, Any]:
+    """Everything the detail of one case shows; observations grouped by what was seen."""
+    first = grid.record(case).rec
+    src = data.cases.get(case) or {}
+    manifest = str(src.get("manifest") or "").split("\n") if src.get("manifest") else []
+    groups: dict[str, dict[str, Any]] = {}
+    records = []
+    for col in grid.columns:
+        cell = grid.cells[case].get(col)
+        if cell is None:
+            continue
+        for e in [cell.entry, *cell.others]:
+            number = None
+            if isinstance(e.rec.get("observed"), dict):
+                key = digest(fingerprint(e.rec))
+                g = groups.setdefault(key, {"n": len(groups) + 1, "who": [], "rec": e.rec})
+                g["who"].append(f"{col.label} {col.toolchain}")
+                number = g["n"]
+            records.append(_record_view(col, e, manifest, number))
+    obs_groups = []
+    for g in groups.values():
+        obs = g["rec"]["observed"]
+        exports: dict[str, Any] = obs["exports"] if isinstance(obs.get("exports"), dict) else {}
+        obs_groups.append({"n": g["n"], "who": g["who"], "steps": _steps(g["rec"]),
+                           "load_ok": bool(obs.get("load_ok")),
+                           "load_message": str(obs.get("load_message") or ""),
+                           "exports": [f"{k}: {v}" for k, v in exports.items()]})
+    refs = items(first.get("refs"))
+    files: dict[str, Any] = src["files"] if isinstance(src.get("files"), dict) else {}
+    return {"id": case, "title": str(first.get("title") or ""), "area": grid.area(case),
+            "path": str(first.get("path") or ""), "refs": [str(r) for r in refs],
+            "notes": str(src.get("notes") or ""), "origin": str(src.get("origin") or ""),
+            "files": sorted((str(k), str(v)) for k, v in files.items()),
+            "manifest": list(enumerate(manifest, 1)), "records": records, "groups": obs_groups,
+            "rows": _same_verdict(records),
+            "bad": any(r["verdict"] in FAILING for r in records)}
+
+
+def page(data: DataSet, *, baseline: DataSet | None = None, baseline_name: str = "",
+         sources_note: str = "", title: str = "//go:wasmexport conformance report") -> str:
+    """The whole page."""
+    grid = Grid(data)
+    tcs = grid.toolchains()
+    steps = find(data)
+    diff: Diff | None = compare(baseline, data, baseline_name, "this report") if baseline else None
+    split: dict[str, list[tuple[str, Any]]] = defaultdict(list)  # toolchain -> cases where engines differ
+    for case in grid.cases:
+        for tc in tcs:
+            i = grid.interop(case, tc)
+            if i is not None and 0 < i.passed < i.ran:
+                split[tc].append((case, i))
+    tallies = {"all": grid.tally(), **{a: grid.tally(a) for a in grid.areas()}}
+    runs = sorted(data.runs.values(), key=lambda r: (r.started or 0, r.id))
+    return environment().get_template("report.html.j2").render(
+        title=title, data=data, grid=grid, toolchains=tcs, runs=runs, tallies=tallies,
+        versions=data.engine_versions(), conflicts=data.conflicts(), findings=grid.findings(),
+        split=split, diff=diff, transitions=steps, firsts=first_changes(steps),
+        cases=[case_view(grid, data, c) for c in grid.cases], agreement=AGREEMENT,
+        sources_note=sources_note, go_finding=go_finding,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m reports html", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", type=Path, nargs="+", help="results files (JSON lines)")
+    ap.add_argument("results", type=Path, nargs="+", help="results files (JSON lines), merged")
     ap.add_argument("-o", "--output", type=Path, default=Path("reports/out/report.html"))
+    ap.add_argument("--baseline", type=Path, nargs="+", default=[],
+                    help="older results files: the report gets a 'what changed' section")
+    ap.add_argument("--sources", default="auto", metavar="auto|none|DIR",
+                    help="where the cases' Go source and manifests come from (default: auto)")
     args = ap.parse_args(argv)
+    started = time.monotonic()
     try:
-        loaded = [read(p) for p in args.results]
+        data = load(args.results)
+        base = load(args.baseline) if args.baseline else None
     except (OSError, ValueError) as e:
-        print(f"reports.html: {e}", file=sys.stderr)
+        print(f"reports html: {e}", file=sys.stderr)
         return 2
-    headers, records, finished = merge(loaded)
+    note = case_sources.attach(data, args.sources)
+    text = page(data, baseline=base, baseline_name=" ".join(map(str, args.baseline)),
+                sources_note=note)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(headers, records, finished), encoding="utf-8")
-    print(f"report: {args.output} ({len(records)} verdicts)")
+    args.output.write_text(text, encoding="utf-8")
+    print(f"report: {args.output} ({len(data.entries)} records, {len(text.encode()) // 1024} KiB, "
+          f"{time.monotonic() - started:.1f} s; {note})")
+    for r in data.rejected:
+        print(f"reports html: rejected {r}", file=sys.stderr)
     return 0
 
 

@@ -154,6 +154,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Start every needed build now, in parallel, before the first item runs."""
     if session.config.option.collectonly:
         return
+    state(session.config).selected = {item.nodeid for item in session.items}
     for item in session.items:
         if isinstance(item, CaseItem) and item.manifest is not None and _in_range(item):
             state(session.config).build(item.manifest, item.toolchain)
@@ -175,8 +176,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """The item's record rides on its call report: to this process or to the xdist controller."""
     report = yield
-    if call.when == "call" and isinstance(item, SuiteItem) and item.record is not None:
-        report.wasmexport = item.record  # type: ignore[attr-defined]
+    if call.when == "call" and isinstance(item, SuiteItem):
+        if item.record is not None:
+            report.wasmexport = item.record  # type: ignore[attr-defined]
+        if item.quiet is not None and report.passed:
+            kind, reason = item.quiet
+            report.outcome = "skipped"
+            if kind == "xfail":
+                report.wasxfail = reason
+            else:
+                report.longrepr = (str(item.path), 0, f"Skipped: {reason}")
     return report
 
 

@@ -4,9 +4,11 @@ the engines' observations awaiting their agreement item, and (in the controller)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from threading import RLock
@@ -102,10 +104,17 @@ class State:
         self._expect: dict[str, tuple[expectations.Divergence, ...]] = {}
         # (case, toolchain label) -> engine -> what its item saw, for the agreement items
         self.seen: dict[tuple[str, str], dict[str, Seen]] = defaultdict(dict)
+        # one thread per engine drives its runner; a case's plans go to every engine at once
+        self._engine_pools: dict[str, ThreadPoolExecutor] = {}
+        self._observations: dict[tuple[str, str], Future[Observation]] = {}
+        self.selected: set[str] = set()  # node ids of the items this session runs
+        self._primers: dict[str, Future[BuildResult]] = {}
         self._writer: results.ResultsWriter | None = None
         self._closed = False
         self.unclean: list[str] = []  # why the run is not clean, under --require-clean
         self._lock = RLock()
+        for name in self.toolchains:  # resolving (maybe fetching) overlaps collection
+            self.toolchain(name)
 
     # toolchains and builds run in the pool, in parallel with the items
     def toolchain(self, requested: str) -> Future[Toolchain]:
@@ -118,7 +127,10 @@ class State:
             return self._tc[requested]
 
     def build(self, m: Manifest, requested: str) -> Future[BuildResult]:
-        """The build of `m` (from the bundle, with --bundle); raises BundleError from result()."""
+        """The build of `m` (from the bundle, with --bundle); raises BundleError from result().
+
+        A toolchain's first build runs alone: it compiles the standard library into the shared
+        GOCACHE once, instead of every parallel build compiling it at the same time."""
         key = (str(m.path), requested)
         with self._lock:
             fut = self._builds.get(key)
@@ -127,9 +139,39 @@ class State:
                     fut = self.pool.submit(self.bundle.build, m, requested)
                 else:
                     tc_future = self.toolchain(requested)
-                    fut = self.pool.submit(lambda: run_build(m, tc_future.result()))
+                    primer = self._primers.get(requested)
+
+                    def go() -> BuildResult:
+                        if primer is not None:
+                            wait([primer])
+                        return run_build(m, tc_future.result())
+
+                    fut = self.pool.submit(go)
+                    self._primers.setdefault(requested, fut)
                 self._builds[key] = fut
             return fut
+
+    def observe(self, engine: str, plan: dict[str, Any]) -> Observation:
+        """Run `plan` on `engine`, or take the observation started for it by `prefetch`."""
+        with self._lock:
+            fut = self._observations.pop((engine, plan_key(plan)), None)
+        if fut is None:
+            fut = self._engine_pool(engine).submit(self.runner(engine).run, plan)
+        return fut.result()
+
+    def prefetch(self, engine: str, plan: dict[str, Any]) -> None:
+        """Start `plan` on `engine` now, in parallel with the other engines' runs."""
+        with self._lock:
+            key = (engine, plan_key(plan))
+            if key not in self._observations:
+                runner = self.runner(engine)
+                self._observations[key] = self._engine_pool(engine).submit(runner.run, plan)
+
+    def _engine_pool(self, engine: str) -> ThreadPoolExecutor:
+        with self._lock:
+            if engine not in self._engine_pools:
+                self._engine_pools[engine] = ThreadPoolExecutor(1, thread_name_prefix=engine)
+            return self._engine_pools[engine]
 
     def runner(self, engine: str) -> Runner:
         if engine not in self._runners:
@@ -173,6 +215,8 @@ class State:
 
     def close(self) -> None:
         """Stop the runners and the pool and finish the results file; safe to call twice."""
+        for pool in self._engine_pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
         for r in self._runners.values():
             if not isinstance(r, EngineUnavailable):
                 r.close()
@@ -185,6 +229,10 @@ class State:
     @property
     def counts(self) -> dict[str, int]:
         return dict(self._writer.counts) if self._writer else {}
+
+
+def plan_key(plan: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
 
 def done(value: Toolchain) -> Future[Toolchain]:

@@ -191,6 +191,14 @@ def test_listed_divergences_make_xfail_and_stale_entries_xpass():
     assert decide([], None) == ("pass", "")
 
 
+def test_an_intermittent_divergence_is_xfail_when_it_shows_and_a_pass_when_not():
+    known = Divergence("bun", "a/b", ALL_RELEASES, "JIT tier-up", "https://x.invalid/2", 5,
+                       intermittent=True)
+    assert decide(judge_dummy(), known)[0] == "xfail"
+    verdict, reason = decide([], known)
+    assert verdict == "pass" and "line 5 did not show" in reason
+
+
 def judge_dummy():
     return [Problem("step 0", 1, "a", "b")]
 
