@@ -49,6 +49,9 @@ def observe(m: Manifest, release: str, runner: Runner | None) -> list[Field]:
     if b.outcome == "ok" and target.runs and runner is not None:
         obs = runner.run(make_plan(f"bisect-{release}", target, b))
         fields += agreement.normalise(target, obs)
+        # the module's shape too: one runner, so what it reflects is comparable
+        fields.append(("import section", "\n".join(map(str, obs.imports or ()))))
+        fields.append(("memory pages", ", ".join(f"{k}: {v}" for k, v in obs.memories.items())))
     return fields
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Cold and warm wall time of the conformance run: the figures for "a warm re-run builds nothing".
+"""The suite's speed, per engine, against the bare engine: one table and one JSON file.
 
-Runs ``pytest manifests`` three times with an empty cache directory of its own: cold (Go fetched
-from PyPI, every case built, every module compiled), warm (everything reused), and warm again.
-Prints the wall times and how many builds each run really did (from the results files). Run it
-inside the tox environment or any environment with requirements.txt installed:
+For each engine: a warm run of the suite (its per-item time, from the results, and the peak
+memory of the whole process tree), the same plans in the runner's own bench mode (the bare
+in-process loop: no harness, no protocol), the process-per-case design (a fresh runner for every
+plan, as wasi-testsuite's adapters do), and, with ``--cold``, a run with no compiled modules
+(the share of the cold run spent compiling). Then every engine at once. Run it inside the tox
+environment (or any environment with requirements.txt installed), with the cases built once:
 
-    python scripts/bench.py [--go go1.27.3] [--keep CACHE_DIR] [-- extra pytest args]
+    python scripts/bench.py [--engines wasmtime,wazero] [--cold] [--out reports/out/bench.json]
 """
 
 from __future__ import annotations
@@ -14,51 +16,135 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from harness import cachedir, engines  # noqa: E402 - after the path is set
+from harness.runner import CAPTURE_PLANS, RunnerProcess  # noqa: E402
+from scripts.treerss import peak_tree_rss  # noqa: E402
 
 
-def run(cache: Path, results: Path, go: str, extra: list[str]) -> tuple[float, int, int, dict[str, int]]:
-    env = {**os.environ, "WASMEXPORT_CACHE": str(cache)}
-    cmd = [sys.executable, "-m", "pytest", "manifests", "-q", "-p", "no:cacheprovider",
-           "--go", go, "--results", str(results), *extra]
+def suite(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One pytest run: wall, CPU of the tree, peak RSS, per-item durations of engine items."""
+    results = Path(tempfile.mkstemp(suffix=".jsonl")[1])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", "pytest", "manifests", "-q", "-p", "no:cacheprovider",
+           "--results", str(results), *args]
+    code, peak = peak_tree_rss(cmd, cwd=REPO, env=env)
     wall = time.monotonic() - started
-    if proc.returncode not in (0, 1):
-        sys.exit(f"pytest exited {proc.returncode}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-    built = cached = 0
-    verdicts: dict[str, int] = {}
-    for line in results.read_text().splitlines():
-        doc = json.loads(line)
-        if doc.get("type") != "result":
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    recs = [json.loads(x) for x in results.read_text().splitlines() if '"type": "result"' in x]
+    results.unlink()
+    ran = [r["duration_s"] * 1000 for r in recs if r["engine"] != "agreement" and r.get("observed")]
+    return {"exit": code, "wall_s": round(wall, 2), "items": len(recs),
+            "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+            "peak_rss_mib": round(peak / 2**20, 1),
+            "per_item_ms": round(statistics.median(ran), 2) if ran else None}
+
+
+def bare(engine: str, plans: Path, repeat: int) -> dict[str, Any] | None:
+    """The runner's own bench mode over the captured plans."""
+    runner = engines.make_runner(engine)
+    if not isinstance(runner, RunnerProcess):
+        return None
+    proc = subprocess.run([*runner.command, "--bench", str(plans), "--repeat", str(repeat)],
+                          cwd=runner.cwd, capture_output=True, text=True, timeout=3600, check=False,
+                          env={**os.environ, **runner.env})
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr or proc.stdout).strip()[-300:]}
+    return dict(json.loads(lines[-1]))
+
+
+def process_per_case(engine: str, plans: Path, sample: int) -> float | None:
+    """Median ms per plan when every plan gets a fresh runner process (start, hello, run, exit)."""
+    chosen = plans.read_text().splitlines()[:sample]
+    times = []
+    for line in chosen:
+        runner = engines.make_runner(engine)
+        started = time.monotonic()
+        runner.run(json.loads(line))
+        runner.close()
+        times.append((time.monotonic() - started) * 1000)
+    return round(statistics.median(times), 1) if times else None
+
+
+def cold_cache(tmp: Path) -> Path:
+    """A cache with toolchains, builds and runner builds, but no compiled modules."""
+    src, dst = cachedir.root(), tmp / "cache"
+    dst.mkdir()
+    for part in src.iterdir():
+        if part.name.startswith("compiled"):
             continue
-        verdicts[doc["verdict"]] = verdicts.get(doc["verdict"], 0) + 1
-        if "build" in doc:
-            built += not doc["build"]["cached"]
-            cached += doc["build"]["cached"]
-    return wall, built, cached, verdicts
+        (dst / part.name).symlink_to(part, target_is_directory=part.is_dir())
+    return dst
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--go", default="go1.27.3")
-    ap.add_argument("--keep", type=Path, help="use (and keep) this cache directory")
-    ap.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engines", default=",".join(engines.known()))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sample", type=int, default=15, help="plans for the process-per-case figure")
+    ap.add_argument("--cold", action="store_true", help="also run each engine without compiled modules")
+    ap.add_argument("--out", type=Path, default=REPO / "reports" / "out" / "bench.json")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="wasmexport-bench-") as tmp:
-        cache = args.keep or Path(tmp) / "cache"
-        for label in ("cold", "warm", "warm again"):
-            wall, built, cached, verdicts = run(cache, Path(tmp) / f"{label}.jsonl", args.go,
-                                                args.extra)
-            shown = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
-            print(f"{label:>10}: {wall:7.1f} s wall, {built:3d} built, {cached:3d} from cache ({shown})")
+    names = [e for e in args.engines.split(",") if e]
+    out: dict[str, Any] = {"engines": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine in names:
+            plans = Path(tmp) / f"{engine}.plans.jsonl"
+            suite(["--engine", engine], {**os.environ, CAPTURE_PLANS: str(plans)})  # warm-up
+            row: dict[str, Any] = {"warm": suite(["--engine", engine], dict(os.environ))}
+            row["bare"] = bare(engine, plans, args.repeat)
+            row["process_per_case_ms"] = process_per_case(engine, plans, args.sample)
+            if args.cold:
+                cache = cold_cache(Path(tmp) / engine)
+                row["cold"] = suite(["--engine", engine], {**os.environ, cachedir.ENV: str(cache)})
+                shutil.rmtree(cache.parent, ignore_errors=True)
+            out["engines"][engine] = row
+        out["all_engines"] = suite(["--engine", ",".join(names)], dict(os.environ))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1))
+    print(table(out))
+    print(f"bench: {args.out}")
     return 0
+
+
+def table(out: dict[str, Any]) -> str:
+    head = (f"{'engine':<9} {'item ms':>8} {'bare ms':>8} {'ratio':>6} {'proc/case':>9} "
+            f"{'vs proc':>7} {'peak MiB':>9} {'warm s':>7} {'cold s':>7} {'cold cpu':>8} {'compile':>7}")
+    rows = [head]
+    slowest = 0.0
+    for engine, r in out["engines"].items():
+        item = r["warm"]["per_item_ms"] or 0.0
+        b = (r.get("bare") or {}).get("per_plan_ms", {}).get("median")
+        proc = r.get("process_per_case_ms")
+        cold = r.get("cold") or {}
+        share = (1 - r["warm"]["cpu_s"] / cold["cpu_s"]) if cold.get("cpu_s") else None
+        slowest = max(slowest, r["warm"]["wall_s"])
+        rows.append(
+            f"{engine:<9} {item:>8.2f} {b if b is not None else float('nan'):>8.2f} "
+            f"{item / b if b else float('nan'):>6.2f} {proc if proc else float('nan'):>9.1f} "
+            f"{proc / item if proc and item else float('nan'):>7.1f} "
+            f"{r['warm']['peak_rss_mib']:>9.1f} {r['warm']['wall_s']:>7.1f} "
+            f"{cold.get('wall_s', float('nan')):>7.1f} {cold.get('cpu_s', float('nan')):>8.1f} "
+            f"{share * 100 if share is not None else float('nan'):>6.0f}%")
+    a = out["all_engines"]
+    rows.append(f"all engines at once: {a['wall_s']} s wall ({a['wall_s'] / slowest:.2f}x the slowest "
+                f"engine alone), peak {a['peak_rss_mib']} MiB, {a['items']} items")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

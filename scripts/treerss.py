@@ -15,6 +15,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 
 def _children(pid: int) -> list[int]:
@@ -45,6 +46,16 @@ def _rss(pid: int) -> tuple[str, int]:
     kb = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:")), 0)
     name = " ".join(Path(c.decode(errors="replace")).name for c in cmd[:3] if c)
     return name, kb << 10
+
+
+def peak_tree_rss(cmd: list[str], **popen: Any) -> tuple[int, int]:
+    """Run `cmd`; (exit status, peak summed RSS of its process tree in bytes)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_rss(p)[1] for p in _tree(proc.pid)))
+        time.sleep(0.1)
+    return proc.returncode, peak
 
 
 def main(argv: list[str]) -> int:
