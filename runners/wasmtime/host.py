@@ -10,6 +10,20 @@ memory cap per store, complete WASI preview1 with the plan's stdin bytes and std
 captured in memory, no inherited environment, no preopened directories. Values cross exports
 and host functions as raw bits (values.py). Nothing of a plan outlives its observation:
 its store and linker are closed, and no files are written besides the compiled-module cache.
+
+Compiled modules (modcache.py) stay in memory by sha256, least recently used dropped first past
+``WASMEXPORT_MODULE_CACHE_MB`` (default 256; counted as serialized bytes), over the on-disk cache
+in ``--cache DIR``: a module seen before costs no decoding, compiling or reflecting.
+
+Bench mode (bench.py), the bare in-process loop the suite's per-item cost is compared to:
+``python -m runners.wasmtime.host --cache DIR --bench PLANS.jsonl [--repeat N]`` (N default 5)
+runs every plan of the file (one plan per line, as the harness sends them) once to warm up,
+then the whole list N times through `execute_plan`, the function the protocol loop calls, with
+no JSON round trip and no observation written, and prints one JSON line: ``{"engine",
+"engine_version", "plans", "repeat", "per_plan_ms": {"median", "mean", "p90"},
+"cpu_ms_per_plan", "total_s", "module_cache": {"budget_mb", "modules", "bytes", "hits",
+"misses"}}``, all of the timed runs. It holds every module of the file (the bare loop's modules
+are warm) unless ``WASMEXPORT_MODULE_CACHE_MB`` is set; 0 makes every plan a miss.
 """
 
 from __future__ import annotations
@@ -28,8 +42,9 @@ from typing import Any
 import wasmtime
 
 from runners.wasmtime import hostfunc
+from runners.wasmtime.bench import bench
 from runners.wasmtime.hostfunc import GUEST_TRAPS, MemoryTrap, guest_memory, trap_kind
-from runners.wasmtime.reflect import export_types, import_types
+from runners.wasmtime.modcache import ModuleCache, budget_bytes
 from runners.wasmtime.values import Raw, call_exact, decode, encode
 from runners.wasmtime.wasi import GuestWasi, Watchdog
 
@@ -49,61 +64,17 @@ class StepError(Exception):
 
 
 class Engine:
-    """One wasmtime Engine for the process, its step watchdog, and a compiled-module cache."""
+    """One wasmtime Engine for the process, its step watchdog, and its compiled modules."""
 
-    def __init__(self, cache: Path | None) -> None:
+    def __init__(self, cache: Path | None, budget: int | None) -> None:
         cfg = wasmtime.Config()
         cfg.epoch_interruption = True
         cfg.max_wasm_stack = STACK_BYTES
         self.engine = wasmtime.Engine(cfg)
         self.version = wasmtime_version()
         fingerprint = f"wasmtime-{self.version}-epoch-stack{STACK_BYTES}"
-        self.cache = cache / fingerprint if cache else None
-        if self.cache:
-            self.cache.mkdir(parents=True, exist_ok=True)
-            _remove_orphans(self.cache)
-        self.modules: dict[str, wasmtime.Module] = {}
+        self.modules = ModuleCache(self.engine, cache / fingerprint if cache else None, budget)
         self.watchdog = Watchdog(self.engine)
-
-    def module(self, path: str, sha256: str) -> wasmtime.Module:
-        """The compiled module: from memory, from the on-disk cache, or compiled now."""
-        if sha256 in self.modules:
-            return self.modules[sha256]
-        cached = self.cache / f"{sha256}.cwasm" if self.cache else None
-        module = None
-        if cached and cached.exists():
-            try:
-                module = wasmtime.Module.deserialize_file(self.engine, str(cached))
-            except wasmtime.WasmtimeError:
-                module = None
-        if module is None:
-            module = wasmtime.Module.from_file(self.engine, path)
-            if cached:
-                # named by pid, so that a runner killed while writing leaves a file the next
-                # runner can tell is orphaned
-                tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(module.serialize())
-                tmp.replace(cached)
-        self.modules[sha256] = module
-        return module
-
-
-def _remove_orphans(cache: Path) -> None:
-    """Half-written cache entries of runners that no longer exist (killed mid-write)."""
-    for tmp in cache.glob("*.tmp"):
-        pid = tmp.suffixes[-2][1:] if len(tmp.suffixes) >= 2 else ""
-        if pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def wasmtime_version() -> str:
@@ -144,12 +115,12 @@ class Run:
         obs: dict[str, Any] = {"type": "observation", "protocol": PROTOCOL, "id": plan["id"],
                                "exports": None, "imports": None, "steps": []}
         try:
-            module = self.eng.module(plan["module"]["path"], plan["module"]["sha256"])
+            compiled = self.eng.modules.get(plan["module"]["path"], plan["module"]["sha256"])
         except wasmtime.WasmtimeError as e:
             obs["load"] = {"ok": False, "stage": "compile", "message": str(e)}
             return obs
-        obs["exports"] = export_types(module)
-        obs["imports"] = import_types(module)
+        module = compiled.module
+        obs["exports"], obs["imports"] = compiled.exports, compiled.imports
         self.eng.watchdog.arm(self.store, INSTANTIATE_S)  # a start function runs in here
         try:
             instance = self.linker.instantiate(self.store, module)
@@ -242,26 +213,34 @@ class Run:
 # -- the protocol loop -------------------------------------------------------------------------
 
 
+def execute_plan(eng: Engine, plan: Any) -> dict[str, Any]:
+    """The observation of one plan (already parsed): what the protocol loop and bench mode run."""
+    try:
+        run = Run(eng, plan)
+        try:
+            return run.execute()
+        finally:
+            run.close()
+    except Exception as e:  # the runner's own failure: report it, keep serving
+        return {"type": "observation", "protocol": PROTOCOL,
+                "id": plan.get("id") if isinstance(plan, dict) else None,
+                "error": f"{type(e).__name__}: {e}\n{traceback.format_exc()}"}
+
+
 def serve(cache: Path | None) -> int:
-    eng = Engine(cache)
+    eng = Engine(cache, budget_bytes())
     send({"type": "hello", "protocol": PROTOCOL, "engine": "wasmtime",
           "engine_version": eng.version, "capabilities": CAPABILITIES})
     for line in sys.stdin:
         if not line.strip():
             continue
-        plan: Any = None
         try:
             plan = json.loads(line)
-            run = Run(eng, plan)
-            try:
-                obs = run.execute()
-            finally:
-                run.close()
-        except Exception as e:  # the runner's own failure: report it, keep serving
-            obs = {"type": "observation", "protocol": PROTOCOL,
-                   "id": plan.get("id") if isinstance(plan, dict) else None,
-                   "error": f"{type(e).__name__}: {e}\n{traceback.format_exc()}"}
-        send(obs)
+        except ValueError as e:
+            send({"type": "observation", "protocol": PROTOCOL, "id": None,
+                  "error": f"{type(e).__name__}: {e}"})
+            continue
+        send(execute_plan(eng, plan))
     return 0
 
 
@@ -271,10 +250,28 @@ def send(doc: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, help="directory for compiled modules")
-    return serve(ap.parse_args().cache)
+    ap.add_argument("--bench", type=Path, metavar="PLANS.jsonl",
+                    help="time the plans in this file in-process instead of serving")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes over the plans (bench)")
+    args = ap.parse_args()
+    if args.bench:
+        # the bare loop holds every module of the file unless a budget is set explicitly
+        return bench(Engine(args.cache, budget_bytes(None)), execute_plan, args.bench,
+                     args.repeat)
+    return serve(args.cache)
+
+
+def exit_now(code: int) -> None:
+    """Exit without finalizing the interpreter: wasmtime's WASI threads call back into Python
+    (the output captures) and are torn down late, and one that does so while the interpreter
+    finalizes is ended by pthread_exit, through frames that cannot unwind: the process aborts."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

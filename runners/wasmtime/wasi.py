@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import hashlib
+import math
 import struct
 import sys
 import threading
@@ -46,7 +47,9 @@ class Watchdog:
     """The current step's deadline, on the wall clock (time.monotonic), for one engine.
 
     Counting ticks instead would stretch the limit whenever the ticking thread is starved,
-    which is exactly when a loaded machine needs it to hold.
+    which is exactly when a loaded machine needs it to hold. Arming wakes the thread only when
+    it would otherwise look too late; disarming never does (it finds nothing due and sleeps
+    on): a wake-up per step would cost the GIL handover a plan's steps pay for.
     """
 
     def __init__(self, engine: wasmtime.Engine) -> None:
@@ -54,6 +57,7 @@ class Watchdog:
         self._cond = threading.Condition()
         self._deadline: float | None = None
         self._step = 0  # which arming `_deadline` belongs to
+        self._wake_at = math.inf  # when the thread looks again by itself
         threading.Thread(target=self._run, daemon=True, name="watchdog").start()
 
     def arm(self, store: wasmtime.Store, seconds: float) -> None:
@@ -61,12 +65,12 @@ class Watchdog:
             store.set_epoch_deadline(1)  # the next epoch increment traps this store's wasm
             self._step += 1
             self._deadline = time.monotonic() + seconds
-            self._cond.notify()
+            if self._deadline < self._wake_at:
+                self._cond.notify()
 
     def disarm(self) -> None:
         with self._cond:
             self._deadline = None
-            self._cond.notify()
 
     def left(self) -> float | None:
         """Seconds until the deadline (negative once past), None when no step is running."""
@@ -77,16 +81,22 @@ class Watchdog:
         with self._cond:
             while True:
                 if self._deadline is None:
-                    self._cond.wait()
+                    self._sleep(None)
                     continue
-                step, left = self._step, self._deadline - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)
+                step, deadline = self._step, self._deadline
+                if deadline > time.monotonic():
+                    self._sleep(deadline)
                     continue
                 self._engine.increment_epoch()
-                # once per arming: wait for the step to end (or the next to start)
-                while self._deadline is not None and self._step == step:
-                    self._cond.wait()
+                # once per arming: wait for the next arming (the step may end first)
+                while self._step == step:
+                    self._sleep(None)
+
+    def _sleep(self, until: float | None) -> None:
+        """Wait (holding the condition) until `until`, or until arm() wakes us."""
+        self._wake_at = math.inf if until is None else until
+        self._cond.wait(None if until is None else max(0.0, until - time.monotonic()))
+        self._wake_at = math.inf
 
 
 class Capture:

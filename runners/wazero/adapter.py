@@ -6,6 +6,10 @@ the cache on first use), so a machine with only Python can run it. Modules come 
 module proxy (``$GOPROXY``, else proxy.golang.org) and are verified against go.sum
 (``-mod=readonly``). The binary lands in the shared cache under a key made of the host's
 sources and the Go version, so warm runs build nothing.
+
+The runner keeps compiled modules in memory up to ``WASMEXPORT_MODULE_CACHE_MB`` (default 256,
+read from the environment it inherits), and ``make_runner().command`` followed by ``--bench
+PLANS.jsonl [--repeat N]`` is its bench mode: both are described in host/main.go.
 """
 
 from __future__ import annotations

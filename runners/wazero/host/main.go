@@ -16,9 +16,25 @@
 //     that the deadline also ends (sleep.go); WithMemoryLimitPages for the memory cap (one
 //     runtime per distinct limit).
 //
+// Compiled modules stay in memory (modcache.go), keyed by sha256 and memory limit, least
+// recently used closed first past WASMEXPORT_MODULE_CACHE_MB (default 256, MiB; counted as the
+// .wasm size times a measured factor): a module seen before costs no decoding, validating,
+// compiling or reflecting, only the instantiation. The module in use always stays. A guest's
+// linear memory past 64 MiB is handed back to the system after its plan (plan.go).
+//
+// Bench mode (bench.go), the bare in-process loop the suite's per-item cost is compared to:
+// `wazero-host --cache DIR --bench PLANS.jsonl [--repeat N]` (N default 5) runs every plan of
+// the file (one plan per line, as the harness sends them) once to warm up, then the whole list
+// N times through executeSafely, the function the protocol loop calls, with no JSON round trip
+// and no observation written, and prints one JSON line: {"engine", "engine_version", "plans",
+// "repeat", "per_plan_ms": {"median", "mean", "p90"}, "total_s", "module_cache": {"budget_mb",
+// "modules", "bytes", "hits", "misses"}}, the times, hits and misses being the timed runs'.
+// A budget too small to keep every module of the file warm is said on stderr.
+//
 // Files: main.go (documents, values, trap kinds, the protocol loop), plan.go (runtimes and one
-// plan), steps.go (call, write and read steps, bindings), hostfuncs.go (the plan's host
-// functions), reflect.go and binary.go (export and import reflection), output.go and sleep.go.
+// plan), modcache.go (compiled modules in memory), bench.go, steps.go (call, write and read
+// steps, bindings), hostfuncs.go (the plan's host functions), reflect.go and binary.go (export
+// and import reflection), output.go and sleep.go.
 //
 // Two wazero behaviours shape the observations: proc_exit closes the module instance, and so
 // does a timeout (close-on-context-done). Steps after either are reported as outcome "error"
@@ -285,7 +301,22 @@ func exitOf(ctx context.Context, err error) (code uint32, exited bool, timedOut 
 
 func main() {
 	cacheDir := flag.String("cache", "", "directory for wazero's compilation cache")
+	benchFile := flag.String("bench", "", "run the plans of this file in a timed loop (bench.go)")
+	repeat := flag.Int("repeat", 5, "with --bench: how many times the whole list is timed")
 	flag.Parse()
+	budget, err := budgetFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	eng, err := newEngine(*cacheDir, budget)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wazero compilation cache:", err)
+		os.Exit(1)
+	}
+	if *benchFile != "" {
+		os.Exit(bench(eng, *benchFile, *repeat))
+	}
 	out := bufio.NewWriter(os.Stdout)
 	send := func(doc any) {
 		line, err := json.Marshal(doc)
@@ -295,11 +326,6 @@ func main() {
 		}
 		out.Write(append(line, '\n'))
 		out.Flush()
-	}
-	eng, err := newEngine(*cacheDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "wazero compilation cache:", err)
-		os.Exit(1)
 	}
 	send(map[string]any{"type": "hello", "protocol": protocol, "engine": "wazero",
 		"engine_version": wazeroVersion(), "capabilities": capabilities})
@@ -315,19 +341,25 @@ func main() {
 }
 
 // serveOne answers one plan line; the runner's own failures become an observation error.
-func serveOne(eng *engine, line []byte) (obs observation) {
+func serveOne(eng *engine, line []byte) observation {
 	var p plan
-	defer func() {
-		if r := recover(); r != nil {
-			obs = observation{Type: "observation", Protocol: protocol, ID: idOf(&p),
-				Error: fmt.Sprintf("runner panic: %v\n%s", r, debug.Stack()), Steps: []stepResult{}}
-		}
-	}()
 	if err := json.Unmarshal(line, &p); err != nil {
 		return observation{Type: "observation", Protocol: protocol, ID: idOf(&p),
 			Error: "bad plan: " + err.Error(), Steps: []stepResult{}}
 	}
-	return eng.execute(&p)
+	return executeSafely(eng, &p)
+}
+
+// executeSafely runs one plan; a panic of the runner's own becomes the observation's error.
+func executeSafely(eng *engine, p *plan) (obs observation) {
+	defer eng.afterPlan()
+	defer func() {
+		if r := recover(); r != nil {
+			obs = observation{Type: "observation", Protocol: protocol, ID: idOf(p),
+				Error: fmt.Sprintf("runner panic: %v\n%s", r, debug.Stack()), Steps: []stepResult{}}
+		}
+	}()
+	return eng.execute(p)
 }
 
 func idOf(p *plan) *string {

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -20,9 +24,13 @@ import (
 type engine struct {
 	cache    wazero.CompilationCache
 	runtimes map[uint32]wazero.Runtime
+	modules  *moduleCache
+	bigGuest bool // the last plan's guest memory grew past bigGuestBytes
+	// Goroutines when no plan runs: wazero starts one per call and leaves it to end on its own.
+	idleGoroutines int
 }
 
-func newEngine(cacheDir string) (*engine, error) {
+func newEngine(cacheDir string, budget int64) (*engine, error) {
 	var cache wazero.CompilationCache
 	if cacheDir == "" {
 		cache = wazero.NewCompilationCache()
@@ -33,7 +41,8 @@ func newEngine(cacheDir string) (*engine, error) {
 		}
 		cache = c
 	}
-	return &engine{cache: cache, runtimes: map[uint32]wazero.Runtime{}}, nil
+	return &engine{cache: cache, runtimes: map[uint32]wazero.Runtime{}, modules: newModuleCache(budget),
+		idleGoroutines: runtime.NumGoroutine()}, nil
 }
 
 // runtime returns the runtime capping linear memory at `pages`, with WASI instantiated in it.
@@ -96,32 +105,27 @@ func (e *engine) execute(p *plan) (obs observation) {
 		obs.Error = "bad plan: wasi.stdin_b64: " + err.Error()
 		return obs
 	}
-	r, err := e.runtime(ctx, memoryPages(p.Limits.MemoryBytes))
+	pages := memoryPages(p.Limits.MemoryBytes)
+	r, err := e.runtime(ctx, pages)
 	if err != nil {
 		obs.Error = "cannot create the wazero runtime: " + err.Error()
 		return obs
 	}
-	binary, err := os.ReadFile(p.Module.Path)
+	m, compileErr, err := e.module(ctx, r, pages, p)
 	if err != nil {
 		obs.Error = err.Error()
 		return obs
 	}
-	compiled, err := r.CompileModule(ctx, binary)
-	if err != nil {
-		obs.Load = &loadInfo{Ok: false, Stage: "compile", Message: err.Error()}
+	if compileErr != nil {
+		obs.Load = &loadInfo{Ok: false, Stage: "compile", Message: compileErr.Error()}
 		return obs
 	}
-	defer compiled.Close(ctx)
-	exports, imports, err := reflectModule(binary, compiled)
-	if err != nil {
-		obs.Error = err.Error()
-		return obs
-	}
+	exports, imports := m.exports, m.imports
 	obs.Exports, obs.Imports = &exports, &imports
 
 	ru := &run{plan: p, stdout: newStream(p.Limits.OutputBytes), stderr: newStream(p.Limits.OutputBytes),
 		stdin: stdin, imports: imports, bindings: map[string]value{}}
-	mod, closers, err := ru.instantiate(ctx, r, compiled)
+	mod, closers, err := ru.instantiate(ctx, r, m.compiled)
 	for _, c := range closers {
 		defer c.Close(ctx)
 	}
@@ -133,7 +137,77 @@ func (e *engine) execute(p *plan) (obs observation) {
 	for _, s := range p.Steps {
 		obs.Steps = append(obs.Steps, ru.step(ctx, mod, s))
 	}
+	// By its exports: without a memory, mod.Memory() is a non-nil interface to a nil pointer.
+	for name := range mod.ExportedMemoryDefinitions() {
+		if mem := mod.ExportedMemory(name); mem != nil && mem.Size() > bigGuestBytes {
+			e.bigGuest = true
+		}
+	}
 	return obs
+}
+
+// A guest whose linear memory (on the Go heap) grew past this has it handed back to the system
+// once its plan is done. Otherwise Go paces its next collections by the dead guest's size, and
+// holds that memory and, until a collection, the machine code of evicted modules:
+// lifecycle/call-after-stack-overflow grows to the 1 GiB limit, and left the process at
+// 1.6 GiB after a run of the suite with a 256 MiB budget.
+const bigGuestBytes = 64 << 20
+
+// afterPlan runs once a plan's instances are closed.
+func (e *engine) afterPlan() {
+	if !e.bigGuest {
+		return
+	}
+	e.bigGuest = false
+	// wazero's watcher goroutine of each call (close-on-context-done) holds the instance until
+	// it is scheduled after the call: wait for them, or the collection keeps the memory.
+	for end := time.Now().Add(100 * time.Millisecond); runtime.NumGoroutine() > e.idleGoroutines &&
+		time.Now().Before(end); {
+		time.Sleep(100 * time.Microsecond)
+	}
+	debug.FreeOSMemory()
+}
+
+// module returns the plan's module compiled by the runtime r, reflected: from the in-memory
+// cache when seen before (the file is not even read), else compiled (from wazero's on-disk
+// cache when it has the machine code) and added to it. compileErr is the module's own failure.
+func (e *engine) module(ctx context.Context, r wazero.Runtime, pages uint32, p *plan) (m *cachedModule, compileErr, err error) {
+	var binary []byte
+	sum := p.Module.Sha256
+	if sum == "" { // the protocol requires it; without it, the bytes name the module
+		if binary, err = os.ReadFile(p.Module.Path); err != nil {
+			return nil, nil, err
+		}
+		h := sha256.Sum256(binary)
+		sum = hex.EncodeToString(h[:])
+	}
+	key := moduleKey(sum, pages)
+	if hit := e.modules.get(key); hit != nil {
+		return hit, nil, nil
+	}
+	defer func() {
+		if m == nil {
+			e.modules.rejected++
+		}
+	}()
+	if binary == nil {
+		if binary, err = os.ReadFile(p.Module.Path); err != nil {
+			return nil, nil, err
+		}
+	}
+	compiled, err := r.CompileModule(ctx, binary)
+	if err != nil {
+		return nil, err, nil
+	}
+	exports, imports, err := reflectModule(binary, compiled)
+	if err != nil {
+		compiled.Close(ctx)
+		return nil, nil, err
+	}
+	m = &cachedModule{key: key, compiled: compiled, exports: exports, imports: imports,
+		bytes: int64(float64(len(binary)) * sizeFactor)}
+	e.modules.put(ctx, m)
+	return m, nil, nil
 }
 
 // instantiate defines the plan's host functions (one host module per import module name) and
