@@ -2,9 +2,9 @@
  * The WASI preview1 functions the executor answers itself instead of the engine's `node:wasi`,
  * the same on every engine:
  *
- * - fd_write on fds 1 and 2: bytes go straight from guest memory to the host as output frames,
- *   where they are counted, hashed and kept up to the plan's limit. No copy stays here, so a
- *   flood costs no memory.
+ * - fd_write on fds 1 and 2: bytes go straight from guest memory to the host as output frames
+ *   (in bench mode: to the step's sinks), where they are counted, hashed and kept up to the
+ *   plan's limit. No copy stays here, so a flood costs no memory.
  * - fd_read on fd 0: the plan's stdin bytes, then end of file. Nothing on disk, no pipe to fill.
  * - environ_sizes_get / environ_get: the plan's env in its order. Every node:wasi takes the
  *   environment as an object, which moves integer-like names ("1") to the front and keeps one
@@ -15,7 +15,6 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { writeFrame } from './frames.mjs';
 
 const ERRNO_FAULT = 21; // WASI preview1 errno: bad address
 
@@ -40,8 +39,11 @@ function iovecs(mem, iovs, count) {
   return pieces;
 }
 
-/** fd_write: fds 1 and 2 to the host as frames; other fds to the engine's `fdWrite`. */
-export function captureWrites(memory, fdWrite) {
+/**
+ * fd_write: fds 1 and 2 to `emit(fd, bytes)` (the executor's: frames to the host), with a view
+ * of guest memory that is only valid during the call; other fds to the engine's `fdWrite`.
+ */
+export function captureWrites(memory, fdWrite, emit) {
   return (fd, iovs, iovsLen, nwrittenPtr) => {
     if (fd !== 1 && fd !== 2) return fdWrite(fd, iovs, iovsLen, nwrittenPtr);
     const mem = memory();
@@ -51,7 +53,7 @@ export function captureWrites(memory, fdWrite) {
     if (!pieces || nwrittenPtr + 4 > mem.buffer.byteLength) return ERRNO_FAULT;
     let total = 0;
     for (const piece of pieces) {
-      if (piece.length) writeFrame(fd, piece);
+      if (piece.length) emit(fd, piece);
       total += piece.length;
     }
     new DataView(mem.buffer).setUint32(nwrittenPtr, total >>> 0, true);

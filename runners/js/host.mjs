@@ -3,15 +3,29 @@
  * what differs). Speaks runners/PROTOCOL.md on stdin/stdout: a hello line, then one observation
  * line per plan line. It never judges.
  *
+ * Bench mode: `<runner command> --bench PLANS.jsonl [--repeat N]` (N default 5) serves no
+ * protocol. It runs every plan of the file (one plan a line, as the harness sends them) once
+ * through the executor process as when serving, and leaves out of the timed loop any plan that
+ * timed out or lost its executor there (one thread cannot stop a guest). Then, in one thread
+ * of its own process where the executor would run them (a worker thread on Node and Deno, the
+ * main thread on Bun), it runs the others once to warm up and N times timed, and prints one
+ * JSON line (bench.mjs). A timed plan is the same call that builds an observation when
+ * serving, observe.mjs's `execute`, with the executor's request handler (instance.mjs) called
+ * in-process instead of over the executor's pipes. It includes: the module cache lookup, a
+ * fresh WASI and host functions, instantiation, every step with its trace and outcome, the
+ * output sinks (kept bytes, length, SHA-256, base64), step timing, and the observation
+ * document. It leaves out: reading and parsing the plan line, serialising and writing the
+ * observation, the runner<->executor request lines and reply frames, and timeout enforcement.
+ *
  * Configuration, the same on all three engines:
- * - The instance lives in an executor process (child.mjs, executor.mjs), never in this one. This
- *   process times each step and, when a step outlives its timeout_ms, kills the executor with
- *   SIGKILL: the step is a trap of kind `timeout` and the plan's later steps are outcome
- *   `error` ("instance terminated after timeout"), because JS cannot interrupt a Wasm call, or
- *   a WASI call such as poll_oneoff, and keep its instance. An executor that dies on its own
- *   (the engine crashed) ends its step as outcome `error` saying how it died, and the later
- *   steps likewise. Either way the trace of that step is lost with the executor, its output
- *   is not, and a fresh executor takes the next plan.
+ * - When serving, the instance lives in an executor process (child.mjs, executor.mjs), never in
+ *   this one. This process times each step and, when a step outlives its timeout_ms, kills the
+ *   executor with SIGKILL: the step is a trap of kind `timeout` and the plan's later steps are
+ *   outcome `error` ("instance terminated after timeout"), because JS cannot interrupt a Wasm
+ *   call, or a WASI call such as poll_oneoff, and keep its instance. An executor that dies on
+ *   its own (the engine crashed) ends its step as outcome `error` saying how it died, and the
+ *   later steps likewise. Either way the trace of that step is lost with the executor, its
+ *   output is not, and a fresh executor takes the next plan.
  * - WASI preview1 is the engine's own `node:wasi`, with exactly the plan's args and no preopens,
  *   except for what the executor answers itself (guestio.mjs), the same on every engine: reads
  *   from fd 0 give the plan's stdin bytes then end of file; the environment is the plan's, in
@@ -27,109 +41,24 @@
  *   NaN payloads survive; i64 travels as BigInt.
  * - Export and import signatures and memory limits come from the module's own bytes (wasm.mjs).
  * - Bindings (`bind`, `{ref}`) live with the instance in the executor, one set per plan.
- * - Compiled modules are cached in the executor by sha256 (and memory cap) while it lives.
+ * - Compiled modules are cached in the executor by sha256 (and memory cap) while it lives, and
+ *   it lives across plans until a timeout or a crash ends it: least recently used dropped
+ *   first past WASMEXPORT_MODULE_CACHE_MB (default 256; the charge per module is its .wasm
+ *   size times a factor measured per engine, see modcache.mjs). A case whose plans share a
+ *   module compiles it once. Nothing is kept on disk: these engines cannot serialize a module.
  * - The Wasm stack is the engine's default for the executor's thread, not tuned: 4 MiB in a
  *   Node worker, V8's 984 KiB in a Deno worker, JavaScriptCore's 5 MiB on Bun's main thread.
  */
 
-import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import process from 'node:process';
 import readline from 'node:readline';
+import { budgetBytes } from './modcache.mjs';
+import { execute, PROTOCOL } from './observe.mjs';
 import { ENGINE, engineVersion } from './platform.mjs';
 import { discard, executor } from './remote.mjs';
 
-const PROTOCOL = 3;
 const CAPABILITIES = ['host_imports', 'command_mode', 'exact_f32', 'export_types', 'import_types',
   'memory_types', 'memory_limit', 'timeout'];
-const DEFAULT_OUTPUT_BYTES = 1 << 20;
-
-/** One stream of one step: the first `limit` bytes kept, every byte counted and hashed. */
-class Sink {
-  constructor(limit) {
-    this.limit = limit;
-    this.kept = Buffer.alloc(0); // grown as needed, never past `limit`
-    this.keptLen = 0;
-    this.len = 0;
-    this.hash = createHash('sha256');
-  }
-
-  write(bytes) {
-    this.len += bytes.length;
-    this.hash.update(bytes);
-    const take = Math.min(bytes.length, this.limit - this.keptLen);
-    if (take <= 0) return;
-    if (this.keptLen + take > this.kept.length) {
-      const size = Math.max(2 * this.kept.length, this.keptLen + take, 4096);
-      const grown = Buffer.alloc(Math.min(this.limit, size));
-      this.kept.copy(grown, 0, 0, this.keptLen);
-      this.kept = grown;
-    }
-    this.kept.set(bytes.subarray(0, take), this.keptLen);
-    this.keptLen += take;
-  }
-
-  /** Into step observation `out` as `<name>_b64`, `<name>_len`, `<name>_sha256`. */
-  report(out, name) {
-    out[`${name}_b64`] = this.kept.subarray(0, this.keptLen).toString('base64');
-    out[`${name}_len`] = this.len;
-    out[`${name}_sha256`] = this.hash.digest('hex');
-  }
-}
-
-async function execute(plan) {
-  const obs = { type: 'observation', protocol: PROTOCOL, id: plan.id, exports: null, imports: null,
-    steps: [] };
-  const limit = plan.limits?.output_bytes ?? DEFAULT_OUTPUT_BYTES;
-  // Output goes to the step under way; anything written before the first step (a start
-  // function) counts towards the first.
-  let streams = { 1: new Sink(limit), 2: new Sink(limit) };
-  const ex = executor();
-  ex.onOutput = (fd, bytes) => streams[fd].write(bytes);
-  const ready = await ex.ready;
-  if (ready.died) throw new Error(`the executor process did not start: ${ready.died}`);
-  const loaded = await ex.request({ op: 'load', plan });
-  if (loaded.died) throw new Error(`the executor process died while loading the module: ${loaded.died}`);
-  if (loaded.reply.op === 'failed') throw new Error(loaded.reply.error);
-  obs.load = loaded.reply.load;
-  obs.exports = loaded.reply.exports;
-  obs.imports = loaded.reply.imports;
-  if (!obs.load.ok) return obs;
-  let lost = null; // why the instance is gone, once it is
-  for (const [index, step] of plan.steps.entries()) {
-    let out;
-    if (lost) {
-      out = { outcome: 'error', message: lost, duration_ms: 0, trace: [] };
-    } else {
-      const started = performance.now();
-      const answer = await ex.request({ op: 'step', index }, step.timeout_ms);
-      const duration = performance.now() - started;
-      if (answer.timeout) {
-        ex.kill();
-        executor(); // the next plan's executor starts while this one's last output drains
-        await ex.gone; // every frame it wrote before it died: the step's output
-        lost = 'instance terminated after timeout';
-        out = { outcome: 'trap', trap: 'timeout', trace: [], duration_ms: duration,
-          message: `the call ran past its ${step.timeout_ms} ms timeout; the instance was terminated` };
-      } else if (answer.died) {
-        lost = `instance lost: the engine process died (${answer.died}) during an earlier step`;
-        out = { outcome: 'error', trace: [], duration_ms: duration,
-          message: `the engine process died (${answer.died}) during the call; the instance is gone` };
-      } else if (answer.reply.op === 'failed') {
-        throw new Error(answer.reply.error);
-      } else {
-        out = answer.reply.step;
-      }
-    }
-    streams[1].report(out, 'stdout');
-    streams[2].report(out, 'stderr');
-    streams = { 1: new Sink(limit), 2: new Sink(limit) };
-    obs.steps.push(out);
-  }
-  if (!lost) ex.tell({ op: 'unload' });
-  ex.onOutput = () => {};
-  return obs;
-}
 
 function send(doc) {
   process.stdout.write(`${JSON.stringify(doc)}\n`);
@@ -158,4 +87,17 @@ async function serve() {
   discard('stdin closed'); // let the process end
 }
 
-serve();
+try {
+  budgetBytes(); // a bad setting stops the runner here, not in every executor
+} catch (e) {
+  console.error(e.message);
+  process.exit(2);
+}
+const args = process.argv.slice(2);
+if (args[0] === '--bench') {
+  const { bench } = await import('./bench.mjs');
+  process.exitCode = await bench(args.slice(1));
+  discard('bench done'); // let the process end
+} else {
+  serve();
+}

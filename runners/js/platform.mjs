@@ -104,9 +104,10 @@ export const EXECUTOR_IN_WORKER = ENGINE !== 'bun';
 export function executorCommand(entry) {
   const file = fileURLToPath(entry);
   if (ENGINE === 'deno') {
-    // Only what the executor needs: read the modules; /dev/null for the guest's stdio.
+    // Only what the executor needs: read the modules; /dev/null for the guest's stdio; its
+    // module cache's budget.
     return [Deno.execPath(), 'run', '--quiet', '--no-prompt', '--allow-read',
-      '--allow-write=/dev/null', file];
+      '--allow-write=/dev/null', '--allow-env=WASMEXPORT_MODULE_CACHE_MB', file];
   }
   if (ENGINE === 'bun') return [process.execPath, '--no-install', file];
   return [process.execPath, ...process.execArgv, file]; // the host's flags are the executor's
@@ -114,7 +115,8 @@ export function executorCommand(entry) {
 
 // What Deno's executor process needs of the host's environment (the adapter sets these and lets
 // the host read exactly these); Node and Bun pass theirs on whole.
-const DENO_ENV = ['DENO_DIR', 'DENO_NO_UPDATE_CHECK', 'DENO_NO_PROMPT', 'NO_COLOR'];
+const DENO_ENV = ['DENO_DIR', 'DENO_NO_UPDATE_CHECK', 'DENO_NO_PROMPT', 'NO_COLOR',
+  'WASMEXPORT_MODULE_CACHE_MB'];
 
 /** The executor process's environment, or undefined for the host's own. */
 export function executorEnv() {
