@@ -58,9 +58,11 @@ def bare(engine: str, plans: Path, repeat: int) -> dict[str, Any] | None:
     runner = engines.make_runner(engine)
     if not isinstance(runner, RunnerProcess):
         return None
+    # every module kept in memory: the bare loop the issue defines (modules cached, not loaded)
+    env = {**os.environ, **runner.env, "WASMEXPORT_MODULE_CACHE_MB": "16384"}
     proc = subprocess.run([*runner.command, "--bench", str(plans), "--repeat", str(repeat)],
                           cwd=runner.cwd, capture_output=True, text=True, timeout=3600, check=False,
-                          env={**os.environ, **runner.env})
+                          env=env)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr or proc.stdout).strip()[-300:]}
