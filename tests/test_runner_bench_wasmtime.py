@@ -13,23 +13,8 @@ import pytest
 
 from harness import engines
 from harness.runner import EngineUnavailable
-
-MODULE_A = """
-(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 64) "guest output\\n")
-  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
-  (func (export "say")
-    (i32.store (i32.const 0) (i32.const 64))
-    (i32.store (i32.const 4) (i32.const 13))
-    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
-"""
-
-MODULE_B = """
-(module
-  (func (export "mul") (param i64 i64) (result i64) (i64.mul (local.get 0) (local.get 1))))
-"""
+from tests.bench_modules import ADD as MODULE_A
+from tests.bench_modules import MUL as MODULE_B
 
 
 def bench(plans: list[dict[str, Any]], tmp_path: Path, repeat: int | None = 3,
