@@ -193,6 +193,12 @@ class Entry:
         return str(self.rec["verdict"])
 
     @property
+    def family(self) -> str:
+        """The engine a configuration belongs to (`wasmtime` for `wasmtime-winch`)."""
+        f = self.rec.get("engine_family")
+        return f if isinstance(f, str) and _NAME.match(f) else self.engine
+
+    @property
     def version(self) -> str | None:
         v = self.rec.get("engine_version")
         return v if isinstance(v, str) else None
@@ -298,8 +304,14 @@ class DataSet:
     def toolchains(self) -> list[str]:
         return sorted({e.toolchain for e in self.entries}, key=release_key)
 
+    def families(self) -> dict[str, str]:
+        """Engine name -> its family, for every engine in the data."""
+        return {e.engine: e.family for e in self.entries if e.engine != AGREEMENT}
+
     def engines(self) -> list[str]:
-        names = sorted({e.engine for e in self.entries} - {AGREEMENT})
+        """Engine names, configurations of one engine side by side, then agreement."""
+        fam = self.families()
+        names = sorted(fam, key=lambda n: (fam[n], n != fam[n], n))
         return names + ([AGREEMENT] if any(e.engine == AGREEMENT for e in self.entries) else [])
 
     def engine_versions(self) -> dict[str, list[str]]:

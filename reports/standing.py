@@ -97,6 +97,21 @@ class Grid:
     def column_of(self, e: Entry) -> Column:
         return Column(e.engine, (e.version or "?") if e.engine in self.several else None, e.toolchain)
 
+    def family_spans(self) -> list[tuple[str, int]]:
+        """The column header's top row: each run of adjacent columns of one engine family (an
+        engine's configurations) as (family, columns); empty when no family has two engines."""
+        fam = self.data.families()
+        if len(set(fam.values())) == len(fam):
+            return []
+        spans: list[tuple[str, int]] = []
+        for col in self.columns:
+            f = fam.get(col.engine, col.engine)
+            if spans and spans[-1][0] == f:
+                spans[-1] = (f, spans[-1][1] + 1)
+            else:
+                spans.append((f, 1))
+        return spans
+
     def toolchains(self) -> list[str]:
         return sorted({c.toolchain for c in self.columns}, key=release_key)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness import agreement, expectations
+from harness import agreement, engines, expectations
 from harness.build import BuildResult
 from harness.bundle import BundleError
 from harness.manifest import MANIFEST_DIR, Manifest, case_id
@@ -172,6 +172,7 @@ class CaseItem(SuiteItem):
         st = state(self.config)
         started = time.monotonic()
         rec: dict[str, Any] = {"case": self.case, "engine": self.engine, "engine_version": None,
+                               "engine_family": engines.family(self.engine),
                                "toolchain": self.label, "toolchain_requested": self.toolchain}
         try:
             out = self._evaluate(st, rec)

@@ -274,3 +274,24 @@ def test_a_baseline_adds_what_changed(tmp_path):
     assert "regressed: <strong>yes</strong>" in section
     assert '<summary>newly failing (1)</summary>' in section
     assert 'href="#case=types/add">types/add</a> [wazero, go1.27.3]: pass → fail' in section
+
+
+def test_configurations_of_one_engine_are_grouped_under_it(tmp_path):
+    recs = [record("types/add", "wasmtime", engine_family="wasmtime"),
+            record("types/add", "wazero", engine_family="wazero"),
+            record("types/add", "wasmtime-winch", "fail", engine_family="wasmtime"),
+            record("types/add", "chicory", engine_family="chicory")]
+    out = tmp_path / "r.html"
+    assert report.main([str(write(tmp_path / "r.jsonl", recs)), "-o", str(out), "--sources", "none"]) == 0
+    text = out.read_text()
+    start = text.index('<section id="standing">')
+    section = text[start:text.index("</section>", start)]
+    families = re.findall(r'<th class="family" colspan="(\d+)">([^<]+)</th>', section)
+    assert families == [("1", "chicory"), ("2", "wasmtime"), ("1", "wazero")]
+    order = re.findall(r'<th class="col" data-engine="([^"]+)"', section)
+    assert order == ["chicory", "wasmtime", "wasmtime-winch", "wazero"]
+    # without configurations there is no family row
+    plain = tmp_path / "p.html"
+    data = write(tmp_path / "p.jsonl", recs[:2])
+    assert report.main([str(data), "-o", str(plain), "--sources", "none"]) == 0
+    assert 'class="family"' not in plain.read_text()
