@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from harness import engines, results
+from harness import engines, results, subsets
 from harness.manifest import MANIFEST_DIR
 from harness.paths import DEFAULT_RESULTS
 from harness.toolchains import DEFAULT as DEFAULT_GO
 from harness.toolchains import Toolchain
+from harness.yamlsrc import YamlError
 from reports import summary
 from suites.items import (
     AGREEMENT,
@@ -46,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="judge the engines from a bundle made by `python -m harness.bundle export`: "
                      "its toolchains and modules, no Go needed (--go then picks among its "
                      "toolchains; default: all of them)")
+    g.addoption("--subset", action="append", default=[], metavar="ENGINE[,ENGINE...]=NAME",
+                help="run those engines only on the cases of the named subset in "
+                     "manifests/subsets.yaml (for engines too slow for every case); the other "
+                     "engines run every selected case. Repeatable")
     g.addoption("--shard", default="", metavar="K/N",
                 help="run only the K-th of N disjoint, stable slices of the cases (1 <= K <= N), "
                      "for CI matrices; every item of a case lands in the same slice")
@@ -69,6 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         parse_shard(config.getoption("shard"))
         st = state(config)  # validates --engine and --go: one usage error, not one per item
+        config.stash[_LIMITS] = _limits(config, st.engines)
     except pytest.UsageError:
         if not _is_worker(config) and not config.option.collectonly:
             results.discard_stale(Path(config.getoption("results")))
@@ -136,15 +142,40 @@ def in_shard(case: str, k: int, n: int) -> bool:
     return int(hashlib.sha256(case.encode()).hexdigest(), 16) % n == k - 1
 
 
+_LIMITS = pytest.StashKey[dict[str, subsets.Subset]]()
+
+
+def _limits(config: pytest.Config, names: list[str]) -> dict[str, subsets.Subset]:
+    """``--subset`` -> {engine: subset}; a usage error names what is wrong."""
+    values = config.getoption("subset") or []
+    if not values:
+        return {}
+    try:
+        return subsets.parse_option(values, subsets.load(MANIFEST_DIR), names)
+    except (ValueError, YamlError) as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+def _wanted(item: pytest.Item, shard: tuple[int, int] | None,
+            limits: dict[str, subsets.Subset]) -> bool:
+    case = getattr(item, "case", None)
+    if case is None:
+        return True
+    if shard is not None and not in_shard(case, *shard):
+        return False
+    limit = limits.get(getattr(item, "engine", ""))
+    return limit is None or case in limit
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     shard = parse_shard(config.getoption("shard"))
-    if shard is None:
+    limits = config.stash.get(_LIMITS, {})
+    if shard is None and not limits:
         return
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        case = getattr(item, "case", None)
-        (keep if case is None or in_shard(case, *shard) else drop).append(item)
+        (keep if _wanted(item, shard, limits) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

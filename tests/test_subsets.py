@@ -1,0 +1,62 @@
+"""Named subsets (harness/subsets.py): the file itself, and ``--subset`` in a real run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from harness import subsets
+from harness.manifest import MANIFEST_DIR, case_id
+from harness.paths import SUITE
+from harness.yamlsrc import YamlError
+
+CASES = sorted(case_id(p, MANIFEST_DIR) for p in MANIFEST_DIR.glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("name", sorted(subsets.load(MANIFEST_DIR)))
+def test_every_subset_matches_cases_and_covers_every_area(name):
+    assert subsets.problems(subsets.load(MANIFEST_DIR)[name], CASES) == []
+
+
+def test_problems_name_dead_patterns_and_missing_areas():
+    s = subsets.Subset("s", "d", ("types/*", "gone/case"))
+    assert subsets.problems(s, ["types/a", "lifecycle/b"]) == [
+        "'gone/case' matches no case", "area 'lifecycle' has no case in it"]
+
+
+def test_a_malformed_file_names_its_line(tmp_path):
+    (tmp_path / subsets.FILE).write_text("ok:\n  description: x\n  cases: [a/b]\nbad:\n  cases: 3\n")
+    with pytest.raises(YamlError, match=r"subsets.yaml:4: subset 'bad'"):
+        subsets.load(tmp_path)
+
+
+def test_the_option_refuses_unknown_subsets_and_engines():
+    known = {"s": subsets.Subset("s", "d", ("a/*",))}
+    assert subsets.parse_option(["x,y=s"], known, ["x", "y", "z"]) == {"x": known["s"], "y": known["s"]}
+    refused = [(["x=t"], "no subset 't'"), (["q=s"], "'q' is not among"),
+               (["x=s", "x=s"], "limited twice"), (["x"], "expected ENGINE")]
+    for bad, why in refused:
+        with pytest.raises(ValueError, match=why):
+            subsets.parse_option(bad, known, ["x", "y"])
+
+
+def test_a_limited_engine_runs_only_the_subset_and_the_others_run_everything(tmp_path):
+    """A real collection: wazero limited to the cross-section, wasmtime on every case."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "manifests", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--engine", "wasmtime,wazero", "--subset", "wazero=cross-section"],
+        check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    ids = [line for line in out.stdout.splitlines() if "::" in line]
+    ran = {e: {i.split("::")[0].removeprefix("manifests/").removesuffix(".yaml")
+               for i in ids if f"::{e}[" in i} for e in ("wasmtime", "wazero")}
+    section = subsets.load(MANIFEST_DIR)["cross-section"]
+    assert ran["wasmtime"] == set(CASES)
+    assert ran["wazero"] == {c for c in CASES if c in section} and len(ran["wazero"]) < len(CASES)
+    bad = subprocess.run(
+        [sys.executable, "-m", "pytest", "manifests", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--engine", "wasmtime", "--subset", "wazero=cross-section"],
+        check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 4 and "'wazero' is not among the engines" in bad.stderr
