@@ -3,9 +3,19 @@
 //! Speaks runners/PROTOCOL.md on stdin/stdout: a hello line, then one observation line per
 //! plan line. It never judges. Run as `wasmexport-wasmer-runner --cache DIR`.
 //!
+//! `wasmexport-wasmer-runner [--cache DIR] --bench PLANS.jsonl [--repeat N]` (N default 5) is
+//! the bare in-process loop over a file of plans (one plan per line, as the harness sends them):
+//! each plan runs once to warm up, then the whole list N times through the same function the
+//! protocol loop uses, with no JSON round trip and no observation written; it prints one line,
+//! `{"engine", "plans", "repeat", "per_plan_ms": {"median", "mean", "p90"}, "total_s"}`, over
+//! the per-plan wall times of the timed passes (bench.rs). In bench mode every module stays in
+//! memory unless `WASMEXPORT_MODULE_CACHE_MB` is set.
+//!
 //! Configured the way an embedder of the `wasmer` and `wasmer-wasix` crates would:
-//! - the sys backend with Cranelift, one engine for the process, compiled modules cached on disk
-//!   with `Module::serialize` (keyed by the module's SHA-256 and the wasmer version);
+//! - the sys backend with Cranelift; compiled modules cached on disk with `Module::serialize`
+//!   (keyed by the module's SHA-256 and the wasmer version) and in memory, each with its own
+//!   engine, least-recently-used dropped past `WASMEXPORT_MODULE_CACHE_MB` (default 256;
+//!   cache.rs), so memory stays bounded however many modules a run has;
 //! - a 1 MiB wasm stack and every linear memory capped at `limits.memory_bytes`, so
 //!   `memory.grow` past it returns -1 (limits.rs);
 //! - WASI preview1 from wasmer-wasix with exactly the plan's args and env (in its order), stdin a
@@ -19,8 +29,8 @@
 //! - per-step timeouts with wasmer's host interrupt, WASI timers that end at the deadline and, for
 //!   a guest blocked in WASI with no timer, a WASI SIGKILL (timeout.rs);
 //! - `limits.fuel`, when a plan sets it, with the `wasmer-middlewares` Metering middleware (one
-//!   point per operator, one budget for the whole plan), compiled by a separate engine so that
-//!   plans without fuel run uninstrumented code;
+//!   point per operator, one budget for the whole plan), compiled and cached apart so that plans
+//!   without fuel run uninstrumented code;
 //! - wasmer-wasix needs a tokio runtime for its blocking syscalls (`poll_oneoff` sleeps are tokio
 //!   timers awaited from the wasm thread), so the runner keeps one with a single worker thread: a
 //!   current-thread runtime would never drive those timers while the wasm thread waits on them.
@@ -29,6 +39,8 @@
 //! file named after the process, then renamed); temporaries of runners that died are removed at
 //! startup.
 
+mod bench;
+mod cache;
 mod capture;
 mod host;
 mod limits;
@@ -37,7 +49,6 @@ mod run;
 mod timeout;
 mod values;
 
-use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +60,7 @@ use wasmer_middlewares::Metering;
 use wasmer_wasix::PluggableRuntime;
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
 
+use crate::cache::ModuleCache;
 use crate::timeout::Watchdog;
 
 const PROTOCOL: u64 = 3;
@@ -64,21 +76,29 @@ const CAPABILITIES: [&str; 9] = [
     "timeout",
 ];
 
-// -- engine and compiled-module cache --------------------------------------------------------
+// -- engines and compiled modules ------------------------------------------------------------
 
 struct Runner {
-    /// The plain Cranelift engine: compiles every module of a plan without fuel.
-    engine: Engine,
     /// Compiled modules on disk, under a directory named after the wasmer version.
     cache: Option<PathBuf>,
-    modules: HashMap<String, Module>,
+    /// Compiled modules in memory, each with its own engine (cache.rs).
+    modules: ModuleCache,
     wasi_runtime: Arc<PluggableRuntime>,
     watchdog: Watchdog,
 }
 
+/// A Cranelift engine for one module; with `fuel`, with the Metering middleware (one point per
+/// operator; a Metering instance serves one module only).
+fn engine(fuel: bool) -> Engine {
+    let mut compiler = Cranelift::default();
+    if fuel {
+        compiler.push_middleware(Arc::new(Metering::new(u64::MAX, |_: &Operator| 1)));
+    }
+    compiler.into()
+}
+
 impl Runner {
-    fn new(cache: Option<&Path>, tokio: &tokio::runtime::Runtime) -> Self {
-        let engine: Engine = Cranelift::default().into();
+    fn new(cache: Option<&Path>, budget_mb: Option<u64>, tokio: &tokio::runtime::Runtime) -> Self {
         let cache = cache.map(|c| c.join(format!("wasmer-{}-cranelift", wasmer_types::VERSION)));
         if let Some(dir) = &cache {
             let _ = std::fs::create_dir_all(dir);
@@ -87,53 +107,58 @@ impl Runner {
         let watchdog = Watchdog::start();
         let tasks = watchdog.task_manager(TokioTaskManager::new(tokio.handle().clone()));
         let mut rt = PluggableRuntime::new(Arc::new(tasks));
-        rt.set_engine(engine.clone());
-        Runner { engine, cache, modules: HashMap::new(), wasi_runtime: Arc::new(rt), watchdog }
+        // the runtime's own engine compiles nothing here: each store uses its module's engine
+        rt.set_engine(engine(false));
+        Runner { cache, modules: ModuleCache::from_env(budget_mb), wasi_runtime: Arc::new(rt), watchdog }
     }
 
-    /// The compiled module, from memory, from the disk cache, or compiled now. With `fuel`, a
-    /// fresh engine with the Metering middleware compiles it (a Metering instance serves one
-    /// module only) and that engine is returned for the plan's store.
+    /// The compiled module and its engine, from memory, from the disk cache, or compiled now.
+    /// With `fuel`, the module is compiled with the Metering middleware (cached apart).
     fn module(&mut self, path: &str, sha256: &str, fuel: bool) -> Result<(Module, Engine), String> {
-        let engine = if fuel {
-            let mut compiler = Cranelift::default();
-            compiler.push_middleware(Arc::new(Metering::new(u64::MAX, |_: &Operator| 1)));
-            compiler.into()
-        } else {
-            self.engine.clone()
-        };
-        if !fuel && let Some(m) = self.modules.get(sha256) {
-            return Ok((m.clone(), engine));
+        let key = format!("{sha256}{}", if fuel { "-metered" } else { "" });
+        if let Some(hit) = self.modules.get(&key) {
+            return Ok(hit);
         }
-        let file = self
-            .cache
-            .as_ref()
-            .map(|dir| dir.join(format!("{sha256}{}.bin", if fuel { "-metered" } else { "" })));
+        let engine = engine(fuel);
+        let file = self.cache.as_ref().map(|dir| dir.join(format!("{key}.bin")));
         // SAFETY: the files are written by this program from `Module::serialize` for this
         // wasmer version (the directory name); a stale or corrupt file fails to deserialize
         // and is replaced.
-        let cached = file
-            .as_ref()
-            .filter(|f| f.exists())
-            .and_then(|f| unsafe { Module::deserialize_from_file(&engine, f).ok() });
-        let module = match cached {
-            Some(m) => m,
+        let cached = file.as_ref().and_then(|f| {
+            let size = std::fs::metadata(f).ok()?.len();
+            unsafe { Module::deserialize_from_file(&engine, f).ok() }.map(|m| (m, size))
+        });
+        let (module, size) = match cached {
+            Some(hit) => hit,
             None => {
                 let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+                let wasm_len = bytes.len() as u64;
                 let m = Module::new(&engine, bytes).map_err(|e| e.to_string())?;
-                if let (Some(f), Ok(data)) = (&file, m.serialize()) {
+                let Ok(data) = m.serialize() else {
+                    // serialized Go modules measure about 4 times their .wasm
+                    return Ok(self.keep(&key, m, engine, wasm_len * 4));
+                };
+                if let Some(f) = &file {
                     let tmp = f.with_extension(format!("bin.{}.tmp", std::process::id()));
                     if std::fs::write(&tmp, &data).is_ok() && std::fs::rename(&tmp, f).is_err() {
                         let _ = std::fs::remove_file(&tmp);
                     }
                 }
-                m
+                (m, data.len() as u64)
             }
         };
-        if !fuel {
-            self.modules.insert(sha256.to_string(), module.clone());
-        }
-        Ok((module, engine))
+        Ok(self.keep(&key, module, engine, size))
+    }
+
+    /// Keep a module just loaded in memory, charged `serialized` bytes.
+    fn keep(&mut self, key: &str, module: Module, engine: Engine, serialized: u64) -> (Module, Engine) {
+        // libgcc sorts a newly registered module's unwind tables (allocating, under its lock) on
+        // the next backtrace: take that one now, outside any step. Otherwise it comes with the
+        // step's first trap, and wasmer's timeout interrupt, whose signal handler takes a
+        // backtrace too, can land inside it and deadlock the thread.
+        let _ = std::hint::black_box(std::backtrace::Backtrace::force_capture());
+        self.modules.insert(key, module.clone(), engine.clone(), serialized);
+        (module, engine)
     }
 }
 
@@ -161,16 +186,56 @@ fn send(out: &mut impl Write, doc: &Json) {
     }
 }
 
+/// The observation of one plan; the runner's own failure (a bad plan, a panic in the engine) is
+/// an observation with `error`, and the runner keeps serving.
+fn observe(runner: &mut Runner, plan: &Json) -> Json {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run::execute(runner, plan)));
+    match result {
+        Ok(Ok(obs)) => obs,
+        Ok(Err(e)) => json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"], "error": e}),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"],
+                   "error": format!("runner panicked: {msg}")})
+        }
+    }
+}
+
+/// The value of `--name VALUE` on the command line.
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let cache = args.iter().position(|a| a == "--cache").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let cache = flag(&args, "--cache").map(PathBuf::from);
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("cannot start the tokio runtime");
     let _guard = tokio.enter();
-    let mut runner = Runner::new(cache.as_deref(), &tokio);
+    let bench = flag(&args, "--bench");
+    // the bench loop measures warm plans: every module stays unless the budget is set
+    let budget = if bench.is_some() { None } else { Some(cache::DEFAULT_BUDGET_MB) };
+    let mut runner = Runner::new(cache.as_deref(), budget, &tokio);
+    if let Some(plans) = bench {
+        let repeat = flag(&args, "--repeat").map_or(Ok(5), str::parse::<usize>);
+        let result =
+            repeat.map_err(|e| format!("bad --repeat: {e}")).and_then(|n| bench::run(&mut runner, plans, n));
+        match result {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("wasmexport-wasmer-runner --bench: {e}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     let mut stdout = io::stdout().lock();
     send(
         &mut stdout,
@@ -183,22 +248,7 @@ fn main() {
             continue;
         }
         let plan: Json = serde_json::from_str(&line).unwrap_or(Json::Null);
-        // the runner's own failure (a bad plan, a panic in the engine): report it, keep serving
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run::execute(&mut runner, &plan)));
-        let obs = match result {
-            Ok(Ok(obs)) => obs,
-            Ok(Err(e)) => json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"], "error": e}),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "panic".into());
-                json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"],
-                       "error": format!("runner panicked: {msg}")})
-            }
-        };
+        let obs = observe(&mut runner, &plan);
         send(&mut stdout, &obs);
     }
 }

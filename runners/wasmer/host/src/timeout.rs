@@ -3,9 +3,14 @@
 //! One watchdog thread enforces the current step's deadline in three layers, each for what the
 //! one before cannot reach:
 //! 1. wasmer's host interrupt (`Store::interrupter`: a SIGUSR1 to the thread running wasm, which
-//!    traps with `HostInterrupt`), repeated every few milliseconds until the call returns, as
-//!    wasmer asks embedders to do. It stops wasm code, but a thread blocked in a host function
-//!    only sees it when the function returns to wasm.
+//!    traps with `HostInterrupt`). It is sticky: the store stays marked interrupted, so a guest
+//!    inside a host function when it lands traps as that function returns to wasm (wasmer checks
+//!    the mark there), and a new call into the store fails. So the watchdog sends it once at the
+//!    deadline and repeats it only for a guest that was not waiting in a WASI timer then, and
+//!    only every [`INTERRUPT_RETRY`]: wasmer's signal handler takes a backtrace, and so does the
+//!    `HostInterrupt` trap raised after a host function returns; a second signal landing inside
+//!    that first backtrace deadlocks the thread on libgcc's unwinder lock (seen under load with
+//!    a retry every 5 ms).
 //! 2. Every timed wait of wasmer-wasix (poll_oneoff's clock subscriptions, which is how Go's
 //!    `time.Sleep` waits, and the timeouts of blocking fd calls) is a timer from the runtime's
 //!    `VirtualTaskManager::sleep_now`. [`StepTasks`] wraps the task manager so that these timers
@@ -16,6 +21,8 @@
 //!    subscription is a zero clock or an fd that never becomes ready) is ended a grace period
 //!    later with a WASI SIGKILL to the guest thread, which makes the blocked syscall return an
 //!    exit. That ends the guest's WASI process, so the instance is dead ([`StepEnd::killed`]).
+//!    The interrupts stop then: the exit leaves through a host-function trap, which takes a
+//!    backtrace too.
 
 use std::fmt;
 use std::future::Future;
@@ -30,8 +37,10 @@ use wasmer_wasix::runtime::task_manager::{SpawnType, TaskWasm};
 use wasmer_wasix::wasmer_wasix_types::wasi::Signal;
 use wasmer_wasix::{VirtualTaskManager, WasiThread, WasiThreadError};
 
-/// How often the watchdog repeats an interrupt that has not stopped the call yet.
-const INTERRUPT_RETRY: Duration = Duration::from_millis(5);
+/// How often the watchdog repeats an interrupt that has not stopped a guest that was running
+/// (not waiting in a WASI timer) at the deadline: a signal that landed while wasmer was in a
+/// libcall (`memory.grow`, ...) is lost, and the guest goes on in wasm.
+const INTERRUPT_RETRY: Duration = Duration::from_millis(100);
 
 /// The current step's deadline, shared by the watchdog thread, the step and the WASI timers.
 #[derive(Clone, Default)]
@@ -63,6 +72,9 @@ struct Step {
     interrupter: Interrupter,
     thread: WasiThread,
     killed: bool,
+    /// When to repeat the interrupt; None once no repeat is needed (the guest was waiting in a
+    /// WASI timer at the deadline: the woken timer returns to wasm, where it traps).
+    retry_at: Option<Instant>,
 }
 
 /// How the deadline touched a finished step.
@@ -107,6 +119,7 @@ impl Watchdog {
                 interrupter,
                 thread,
                 killed: false,
+                retry_at: None,
             }),
             ..State::default()
         };
@@ -121,8 +134,9 @@ impl Watchdog {
     }
 }
 
-/// The watchdog thread: interrupt at the deadline (and again until the step ends), end the WASI
-/// timers, and kill the guest's WASI thread after the grace.
+/// The watchdog thread: interrupt at the deadline (again now and then for a guest that was not
+/// waiting in a WASI timer), end the WASI timers, and kill the guest's WASI thread after the
+/// grace.
 fn watch(shared: &Shared) {
     let mut guard = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     loop {
@@ -134,16 +148,22 @@ fn watch(shared: &Shared) {
             None => None,
             Some(step) if now < step.deadline => Some(step.deadline - now),
             Some(step) => {
-                step.interrupter.interrupt();
-                if !state.expired {
-                    state.expired = true;
-                    wake = std::mem::take(&mut state.wakers);
-                }
                 if !step.killed && now >= step.kill_at {
                     step.killed = true;
                     kill = Some(step.thread.clone());
                 }
-                Some(if step.killed { INTERRUPT_RETRY } else { (step.kill_at - now).min(INTERRUPT_RETRY) })
+                if !state.expired {
+                    state.expired = true;
+                    let _ = step.interrupter.interrupt();
+                    step.retry_at = state.wakers.is_empty().then(|| now + INTERRUPT_RETRY);
+                    wake = std::mem::take(&mut state.wakers);
+                } else if let Some(at) = step.retry_at.filter(|at| !step.killed && now >= *at) {
+                    let _ = step.interrupter.interrupt();
+                    step.retry_at = Some(at.max(now) + INTERRUPT_RETRY);
+                }
+                // once killed, wait for the call to end (the guard's drop notifies)
+                let next = [Some(step.kill_at), step.retry_at].into_iter().flatten().min();
+                next.filter(|_| !step.killed).map(|t| t.saturating_duration_since(now))
             }
         };
         if !wake.is_empty() || kill.is_some() {
