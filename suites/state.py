@@ -193,8 +193,9 @@ class State:
 
     def divergences(self, source: str) -> tuple[expectations.Divergence, ...]:
         if source not in self._expect:
-            path = TOOLCHAIN_EXPECTATIONS if source == "go" else engines.expectations_file(source)
-            self._expect[source] = expectations.load(path, source)
+            self._expect[source] = expectations.load(TOOLCHAIN_EXPECTATIONS, source) \
+                if source == "go" else \
+                expectations.for_engine(source, engines.family(source), engines.expectations_file)
         return self._expect[source]
 
     # results: written by the controller only (the process that sees every report)

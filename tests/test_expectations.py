@@ -21,6 +21,9 @@ def test_every_entry_names_a_real_case_with_a_reason_and_link(path: Path, source
     for d in expectations.load(path, source):
         assert d.case in CASES, f"{path}:{d.line}: no case {d.case!r}"
         assert d.link.startswith("https://"), f"{path}:{d.line}: link must be a URL"
+        for e in d.engines:  # only a family's own file may limit an entry to configurations
+            assert source != "go" and e in engines.known() and engines.family(e) == source, \
+                f"{path}:{d.line}: {e!r} is not a configuration of {source}"
 
 
 @pytest.mark.parametrize(("text", "words"), [
@@ -29,6 +32,7 @@ def test_every_entry_names_a_real_case_with_a_reason_and_link(path: Path, source
     ("- case: a/b\n  reason: ''\n  link: https://x\n", "must not be empty"),
     ("- case: a/b\n  reason: x\n  link: https://x\n  go: 'about 1.24'\n", "bad version clause"),
     ("case: a/b\n", "is a list"),
+    ("- case: a/b\n  reason: x\n  link: https://x\n  engines: 3\n", "engines is a list"),
 ])
 def test_malformed_entries_are_refused_with_a_line(tmp_path, text, words):
     path = tmp_path / "expectations.yaml"
@@ -45,3 +49,15 @@ def test_find_respects_the_release_range(tmp_path):
     assert expectations.find(entries, "a/b", (1, 24, 3)) is not None
     assert expectations.find(entries, "a/b", (1, 25, 0)) is None
     assert expectations.find(entries, "a/c", (1, 24, 3)) is None
+
+
+def test_a_configuration_has_its_familys_entries_and_its_own(tmp_path):
+    files = {"eng": tmp_path / "expectations.yaml", "eng-fast": tmp_path / "expectations-fast.yaml"}
+    files["eng"].write_text(
+        "- {case: a/all, reason: every configuration, link: 'https://x'}\n"
+        "- {case: a/base, reason: the default only, link: 'https://x', engines: [eng]}\n")
+    files["eng-fast"].write_text("- {case: a/jit, reason: its compiler, link: 'https://x'}\n")
+    base = expectations.for_engine("eng", "eng", files.__getitem__)
+    fast = expectations.for_engine("eng-fast", "eng", files.__getitem__)
+    assert [d.case for d in base] == ["a/all", "a/base"]
+    assert [(d.case, d.source) for d in fast] == [("a/all", "eng"), ("a/jit", "eng-fast")]
