@@ -48,7 +48,7 @@ def bench(eng: Any, execute: Callable[[Any, Any], dict[str, Any]], plans_file: P
     cache = {**after, "hits": after["hits"] - before["hits"],
              "misses": after["misses"] - before["misses"]}  # of the timed runs
     print(json.dumps({
-        "engine": "wasmtime", "engine_version": eng.version, "plans": len(plans),
+        "engine": eng.name, "engine_version": eng.version, "plans": len(plans),
         "repeat": repeat,
         "per_plan_ms": {"median": statistics.median(ms), "mean": statistics.fmean(ms),
                         "p90": ms[math.ceil(0.9 * len(ms)) - 1]},

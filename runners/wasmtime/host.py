@@ -1,7 +1,9 @@
 """The wasmtime runner: executes plans with wasmtime-py and reports observations.
 
 Speaks runners/PROTOCOL.md on stdin/stdout: a hello line, then one observation line per plan
-line. It never judges. Run as ``python -m runners.wasmtime.host --cache DIR``.
+line. It never judges. Run as ``python -m runners.wasmtime.host --cache DIR [--config C]``,
+C one of wasmtime's code generators (configs.py): ``cranelift`` (the default), ``winch`` or
+``pulley``, each a separate engine of the suite (wasmtime, wasmtime-winch, wasmtime-pulley).
 
 Configured the way Go's own wasip1 runner configures wasmtime, within what wasmtime-py allows:
 a 1 MiB wasm stack (wasmtime-py aborts the process above its 2 MiB async stack), a wall-clock
@@ -13,7 +15,9 @@ its store and linker are closed, and no files are written besides the compiled-m
 
 Compiled modules (modcache.py) stay in memory by sha256, least recently used dropped first past
 ``WASMEXPORT_MODULE_CACHE_MB`` (default 256; counted as serialized bytes), over the on-disk cache
-in ``--cache DIR``: a module seen before costs no decoding, compiling or reflecting.
+in ``--cache DIR`` (one subdirectory per wasmtime version and configuration: a module compiled
+for one cannot be loaded by another): a module seen before costs no decoding, compiling or
+reflecting.
 
 Bench mode (bench.py), the bare in-process loop the suite's per-item cost is compared to:
 ``python -m runners.wasmtime.host --cache DIR --bench PLANS.jsonl [--repeat N]`` (N default 5)
@@ -41,7 +45,7 @@ from typing import Any
 
 import wasmtime
 
-from runners.wasmtime import hostfunc
+from runners.wasmtime import configs, hostfunc
 from runners.wasmtime.bench import bench
 from runners.wasmtime.hostfunc import GUEST_TRAPS, MemoryTrap, guest_memory, trap_kind
 from runners.wasmtime.modcache import ModuleCache, budget_bytes
@@ -66,13 +70,17 @@ class StepError(Exception):
 class Engine:
     """One wasmtime Engine for the process, its step watchdog, and its compiled modules."""
 
-    def __init__(self, cache: Path | None, budget: int | None) -> None:
+    def __init__(self, cache: Path | None, budget: int | None,
+                 config: configs.Configuration = configs.CRANELIFT) -> None:
         cfg = wasmtime.Config()
         cfg.epoch_interruption = True
         cfg.max_wasm_stack = STACK_BYTES
+        config.apply(cfg)
         self.engine = wasmtime.Engine(cfg)
-        self.version = wasmtime_version()
-        fingerprint = f"wasmtime-{self.version}-epoch-stack{STACK_BYTES}"
+        config.check(self.engine)
+        self.name, self.version = config.engine, config.version(wasmtime_version())
+        key = f"-{config.key}" if config.key else ""
+        fingerprint = f"wasmtime-{wasmtime_version()}{key}-epoch-stack{STACK_BYTES}"
         self.modules = ModuleCache(self.engine, cache / fingerprint if cache else None, budget)
         self.watchdog = Watchdog(self.engine)
 
@@ -227,9 +235,9 @@ def execute_plan(eng: Engine, plan: Any) -> dict[str, Any]:
                 "error": f"{type(e).__name__}: {e}\n{traceback.format_exc()}"}
 
 
-def serve(cache: Path | None) -> int:
-    eng = Engine(cache, budget_bytes())
-    send({"type": "hello", "protocol": PROTOCOL, "engine": "wasmtime",
+def serve(cache: Path | None, config: configs.Configuration = configs.CRANELIFT) -> int:
+    eng = Engine(cache, budget_bytes(), config)
+    send({"type": "hello", "protocol": PROTOCOL, "engine": eng.name,
           "engine_version": eng.version, "capabilities": CAPABILITIES})
     for line in sys.stdin:
         if not line.strip():
@@ -253,15 +261,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, help="directory for compiled modules")
+    ap.add_argument("--config", choices=sorted(configs.BY_NAME), default="cranelift",
+                    help="wasmtime's code generator (default cranelift)")
     ap.add_argument("--bench", type=Path, metavar="PLANS.jsonl",
                     help="time the plans in this file in-process instead of serving")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the plans (bench)")
     args = ap.parse_args()
+    config = configs.BY_NAME[args.config]
     if args.bench:
         # the bare loop holds every module of the file unless a budget is set explicitly
-        return bench(Engine(args.cache, budget_bytes(None)), execute_plan, args.bench,
+        return bench(Engine(args.cache, budget_bytes(None), config), execute_plan, args.bench,
                      args.repeat)
-    return serve(args.cache)
+    return serve(args.cache, config)
 
 
 def exit_now(code: int) -> None:

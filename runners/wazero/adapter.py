@@ -7,6 +7,10 @@ module proxy (``$GOPROXY``, else proxy.golang.org) and are verified against go.s
 (``-mod=readonly``). The binary lands in the shared cache under a key made of the host's
 sources and the Go version, so warm runs build nothing.
 
+Two engines share the host: wazero's optimizing compiler (``wazero``) and, with
+``--interpreter``, its interpreter (``wazero-interpreter``), each with its own compilation cache
+directory.
+
 The runner keeps compiled modules in memory up to ``WASMEXPORT_MODULE_CACHE_MB`` (default 256,
 read from the environment it inherits), and ``make_runner().command`` followed by ``--bench
 PLANS.jsonl [--repeat N]`` is its bench mode: both are described in host/main.go.
@@ -21,6 +25,11 @@ from harness import cachedir, hostbuild, toolchains
 from harness.runner import EngineUnavailable, RunnerProcess
 
 NAME = "wazero"
+INTERPRETER = "wazero-interpreter"
+CONFIGURATIONS = {
+    NAME: "its optimizing compiler",
+    INTERPRETER: "its interpreter (wazero.NewRuntimeConfigInterpreter)",
+}
 HOST = Path(__file__).resolve().parent / "host"
 SOURCES = [*sorted(HOST.glob("*.go")), HOST / "go.mod", HOST / "go.sum"]
 BINARY = "wazero-host"
@@ -60,6 +69,11 @@ def build_host() -> Path:
     return hostbuild.cached(NAME, key, build) / BINARY
 
 
-def make_runner() -> RunnerProcess:
-    """A wazero runner process, its compilation cache in the suite cache."""
-    return RunnerProcess(NAME, [str(build_host()), "--cache", str(cachedir.sub("compiled-wazero"))])
+def make_runner(name: str = NAME) -> RunnerProcess:
+    """A wazero runner process for the configuration `name`, its compilation cache in the suite
+    cache (one directory per configuration)."""
+    if name not in CONFIGURATIONS:
+        raise KeyError(f"unknown wazero configuration {name!r}; known: {', '.join(CONFIGURATIONS)}")
+    flags = ["--interpreter"] if name == INTERPRETER else []
+    return RunnerProcess(name, [str(build_host()), "--cache", str(cachedir.sub(f"compiled-{name}")),
+                                *flags])

@@ -58,8 +58,9 @@ func bench(eng *engine, file string, repeat int) int {
 			evicted, len(times), cache["budget_mb"], c.order.Len())
 	}
 	line, _ := json.Marshal(map[string]any{
-		"engine": "wazero", "engine_version": wazeroVersion(), "plans": len(plans),
-		"repeat": repeat, "per_plan_ms": summary(times), "total_s": total, "module_cache": cache})
+		"engine": eng.config.engineName(), "engine_version": eng.config.version(),
+		"plans": len(plans), "repeat": repeat, "per_plan_ms": summary(times), "total_s": total,
+		"module_cache": cache})
 	os.Stdout.Write(append(line, '\n'))
 	return 0
 }

@@ -6,7 +6,8 @@
 // also what wazero's own CLI (used by Go's CI) does:
 //
 //   - the compiler engine where wazero has one (wazero.NewRuntimeConfig picks it), with an
-//     on-disk compilation cache (--cache DIR);
+//     on-disk compilation cache (--cache DIR), or with -interpreter wazero's interpreter, the
+//     engine "wazero-interpreter" (config.go);
 //   - nothing runs at instantiation (WithStartFunctions()): _initialize and _start are steps;
 //   - real clocks, real sleep and crypto/rand randomness (wazero's defaults are fake ones);
 //   - wasi_snapshot_preview1 from wazero's imports package with exactly the plan's args, env
@@ -31,10 +32,10 @@
 // "modules", "bytes", "hits", "misses"}}, the times, hits and misses being the timed runs'.
 // A budget too small to keep every module of the file warm is said on stderr.
 //
-// Files: main.go (documents, values, trap kinds, the protocol loop), plan.go (runtimes and one
-// plan), modcache.go (compiled modules in memory), bench.go, steps.go (call, write and read
-// steps, bindings), hostfuncs.go (the plan's host functions), reflect.go and binary.go (export
-// and import reflection), output.go and sleep.go.
+// Files: main.go (documents, values, trap kinds, the protocol loop), config.go (compiler or
+// interpreter), plan.go (runtimes and one plan), modcache.go (compiled modules in memory),
+// bench.go, steps.go (call, write and read steps, bindings), hostfuncs.go (the plan's host
+// functions), reflect.go and binary.go (export and import reflection), output.go and sleep.go.
 //
 // Two wazero behaviours shape the observations: proc_exit closes the module instance, and so
 // does a timeout (close-on-context-done). Steps after either are reported as outcome "error"
@@ -303,13 +304,15 @@ func main() {
 	cacheDir := flag.String("cache", "", "directory for wazero's compilation cache")
 	benchFile := flag.String("bench", "", "run the plans of this file in a timed loop (bench.go)")
 	repeat := flag.Int("repeat", 5, "with --bench: how many times the whole list is timed")
+	interpreter := flag.Bool("interpreter", false,
+		"run wazero's interpreter instead of its compiler (config.go)")
 	flag.Parse()
 	budget, err := budgetFromEnv()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	eng, err := newEngine(*cacheDir, budget)
+	eng, err := newEngine(*cacheDir, budget, configuration{interpreter: *interpreter})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wazero compilation cache:", err)
 		os.Exit(1)
@@ -327,8 +330,8 @@ func main() {
 		out.Write(append(line, '\n'))
 		out.Flush()
 	}
-	send(map[string]any{"type": "hello", "protocol": protocol, "engine": "wazero",
-		"engine_version": wazeroVersion(), "capabilities": capabilities})
+	send(map[string]any{"type": "hello", "protocol": protocol, "engine": eng.config.engineName(),
+		"engine_version": eng.config.version(), "capabilities": capabilities})
 
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 64<<20)

@@ -23,7 +23,8 @@ import (
 // and its source map (~3.7 ×, the size of wazero's cache file), the decoded module on the Go
 // heap (~1.7 ×) and the GC's headroom over it. With modules evicted all the time, the process
 // settles near 1.45 × the budget plus 30 MB (the churn of decoding and of guest memory). The
-// on-disk cache (--cache DIR) is wazero's own and is left as it is.
+// on-disk cache (--cache DIR) is wazero's own and is left as it is. The interpreter holds its
+// compiled functions on the Go heap instead, at interpreterSizeFactor (config.go).
 const (
 	defaultBudgetMB = 256
 	sizeFactor      = 6.5

@@ -22,6 +22,7 @@ import (
 // -- engine: runtimes per memory limit, the compilation cache ---------------------------------
 
 type engine struct {
+	config   configuration
 	cache    wazero.CompilationCache
 	runtimes map[uint32]wazero.Runtime
 	modules  *moduleCache
@@ -30,7 +31,7 @@ type engine struct {
 	idleGoroutines int
 }
 
-func newEngine(cacheDir string, budget int64) (*engine, error) {
+func newEngine(cacheDir string, budget int64, config configuration) (*engine, error) {
 	var cache wazero.CompilationCache
 	if cacheDir == "" {
 		cache = wazero.NewCompilationCache()
@@ -41,8 +42,8 @@ func newEngine(cacheDir string, budget int64) (*engine, error) {
 		}
 		cache = c
 	}
-	return &engine{cache: cache, runtimes: map[uint32]wazero.Runtime{}, modules: newModuleCache(budget),
-		idleGoroutines: runtime.NumGoroutine()}, nil
+	return &engine{config: config, cache: cache, runtimes: map[uint32]wazero.Runtime{},
+		modules: newModuleCache(budget), idleGoroutines: runtime.NumGoroutine()}, nil
 }
 
 // runtime returns the runtime capping linear memory at `pages`, with WASI instantiated in it.
@@ -51,10 +52,10 @@ func (e *engine) runtime(ctx context.Context, pages uint32) (wazero.Runtime, err
 	if r, ok := e.runtimes[pages]; ok {
 		return r, nil
 	}
-	cfg := wazero.NewRuntimeConfig(). // the compiler where supported, else the interpreter
-						WithCompilationCache(e.cache).
-						WithCloseOnContextDone(true).
-						WithMemoryLimitPages(pages)
+	cfg := e.config.runtimeConfig().
+		WithCompilationCache(e.cache).
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(pages)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		return nil, err
@@ -205,7 +206,7 @@ func (e *engine) module(ctx context.Context, r wazero.Runtime, pages uint32, p *
 		return nil, nil, err
 	}
 	m = &cachedModule{key: key, compiled: compiled, exports: exports, imports: imports,
-		bytes: int64(float64(len(binary)) * sizeFactor)}
+		bytes: int64(float64(len(binary)) * e.config.sizeFactor())}
 	e.modules.put(ctx, m)
 	return m, nil, nil
 }
