@@ -10,13 +10,12 @@ Nothing is fetched from anywhere but the npm registry.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-from harness import cachedir, hostbuild
+from harness import cachedir
 from harness.runner import EngineUnavailable
+from runners import npmci
 from runners.js import HOST
 
 LOCK = (HOST.parent / "package.json", HOST.parent / "package-lock.json")
@@ -29,20 +28,7 @@ _BINARIES = {"deno": ("@deno/*/deno", "@deno/*/deno.exe"),
 
 def _install(engine: str) -> Path:
     """node_modules of the pinned install, made on first use."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise EngineUnavailable(f"{engine} is installed from npm, but `npm` is not on PATH; "
-                                + INSTALL.format(engine=engine))
-
-    def build(tmp: Path) -> None:
-        for f in LOCK:
-            shutil.copy(f, tmp / f.name)
-        env = {**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false",
-               "npm_config_audit": "false"}
-        hostbuild.run_build_step(engine, [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                                 tmp, env=env, timeout=1800, install=INSTALL.format(engine=engine))
-
-    return hostbuild.cached("js-npm", hostbuild.source_hash(LOCK), build) / "node_modules"
+    return npmci.node_modules("js-npm", LOCK, INSTALL.format(engine=engine))
 
 
 def binary(engine: str) -> Path:

@@ -8,10 +8,8 @@ plan, not the runner. The runner's hello declares its capabilities.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-from harness.runner import EngineUnavailable, RunnerProcess
+from harness.runner import RunnerProcess
+from runners import npmci
 from runners.js import HOST
 
 NAME = "node"
@@ -20,16 +18,7 @@ MIN_MAJOR = 20
 
 
 def make_runner() -> RunnerProcess:
-    node = shutil.which("node")
-    if node is None:
-        raise EngineUnavailable(f"`node` is not on PATH; {INSTALL}")
-    try:
-        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=60,
-                                 check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as e:
-        raise EngineUnavailable(f"{node} does not run: {e}; {INSTALL}") from e
-    if int(version.lstrip("v").split(".")[0]) < MIN_MAJOR:
-        raise EngineUnavailable(f"node {version} is too old for node:wasi preview1; {INSTALL}")
+    node = npmci.system_node(MIN_MAJOR, INSTALL)
     # --no-warnings: node:wasi's ExperimentalWarning would go to stderr on every instance.
     # --no-turbo-fast-api-calls: Wasm reaches node:wasi's functions through V8 fast API calls by
     # default, where uvwasi's allocations can start a GC that a fast call must not run
