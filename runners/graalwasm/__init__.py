@@ -1,0 +1,1 @@
+"""GraalWasm (Maven Central polyglot + wasm artifacts, in a Java runner process)."""
