@@ -11,7 +11,7 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from threading import RLock
+from threading import BoundedSemaphore, RLock
 from typing import Any
 
 import pytest
@@ -29,6 +29,13 @@ from harness.toolchains import Toolchain, ToolchainUnavailable, check, label, re
 from harness.versions import parse_release
 
 TOOLCHAIN_EXPECTATIONS = MANIFEST_DIR / "toolchain-expectations.yaml"
+
+
+def at_once() -> int:
+    """How many plans may run at once across engines: ``WASMEXPORT_PLANS_AT_ONCE``, else the
+    number of cores."""
+    value = os.environ.get("WASMEXPORT_PLANS_AT_ONCE", "")
+    return int(value) if value.isdigit() and int(value) > 0 else (os.cpu_count() or 2)
 
 
 def split(value: str) -> list[str]:
@@ -106,6 +113,9 @@ class State:
         self.seen: dict[tuple[str, str], dict[str, Seen]] = defaultdict(dict)
         # one thread per engine drives its runner; a case's plans go to every engine at once
         self._engine_pools: dict[str, ThreadPoolExecutor] = {}
+        # ... but no more plans at once than cores: a guest's timers and timeouts are wall
+        # time, and sixteen engines on two cores would stretch every step
+        self._running = BoundedSemaphore(at_once())
         self._observations: dict[tuple[str, str], Future[Observation]] = {}
         self.selected: set[str] = set()  # node ids of the items this session runs
         self._primers: dict[str, Future[BuildResult]] = {}
@@ -156,7 +166,7 @@ class State:
         with self._lock:
             fut = self._observations.pop((engine, plan_key(plan)), None)
         if fut is None:
-            fut = self._engine_pool(engine).submit(self.runner(engine).run, plan)
+            fut = self._engine_pool(engine).submit(self._run, self.runner(engine), plan)
         return fut.result()
 
     def prefetch(self, engine: str, plan: dict[str, Any]) -> None:
@@ -165,7 +175,11 @@ class State:
             key = (engine, plan_key(plan))
             if key not in self._observations:
                 runner = self.runner(engine)
-                self._observations[key] = self._engine_pool(engine).submit(runner.run, plan)
+                self._observations[key] = self._engine_pool(engine).submit(self._run, runner, plan)
+
+    def _run(self, runner: Runner, plan: dict[str, Any]) -> Observation:
+        with self._running:
+            return runner.run(plan)
 
     def _engine_pool(self, engine: str) -> ThreadPoolExecutor:
         with self._lock:
