@@ -67,9 +67,11 @@ def _step_fields(step: Step | None, got: StepObservation, index: int) -> list[Fi
 def normalise(m: Manifest, obs: Observation, *, with_exports: bool = True) -> list[Field]:
     """The observation as ordered (field, value) pairs, ready for comparison."""
     out: list[Field] = [("module load", "ok" if obs.load_ok else "refused")]
-    if with_exports and obs.exports is not None:
+    # a refused module's reflection depends on the stage that refused it (compile: none,
+    # instantiate: the module's), so only a loaded module's is compared
+    if obs.load_ok and with_exports and obs.exports is not None:
         out.append(("exports", "\n".join(f"{k}: {v}" for k, v in obs.exports.items())))
-    if obs.imports is not None:  # names and kinds: every runner reflects those
+    if obs.load_ok and obs.imports is not None:  # names and kinds: every runner reflects those
         out.append(("imports", "\n".join(f"{i.module}.{i.name}: {i.kind}" for i in obs.imports)))
     steps = {s.index: s for s in m.steps}
     for i, got in enumerate(obs.steps):
@@ -122,8 +124,10 @@ def _first_difference(all_fields: list[list[Field]]) -> str:
     for i in range(max(map(len, all_fields))):
         seen = {fields[i] if i < len(fields) else ("(absent)", "") for fields in all_fields}
         if len(seen) > 1:
-            names = [f[i][0] for f in all_fields if i < len(f)]
-            return names[0] if len(set(names)) == 1 else "step count"
+            names = list(dict.fromkeys(f[i][0] for f in all_fields if i < len(f)))
+            if len(names) == 1:
+                return names[0]
+            return "step count" if "step count" in names else " / ".join(names)
     return "step count"
 
 

@@ -25,11 +25,12 @@ from harness.build import BuildResult
 from harness.bundle import BundleError
 from harness.manifest import MANIFEST_DIR, Manifest, case_id
 from harness.manifest import load as load_manifest
+from harness.model import Release
 from harness.observation import Observation
 from harness.paths import SUITE
 from harness.plan import make_plan
 from harness.runner import EngineUnavailable, Runner, RunnerFailure
-from harness.toolchains import ToolchainUnavailable
+from harness.toolchains import Toolchain, ToolchainUnavailable
 from harness.verdict import Problem, decide, judge, judge_build
 from harness.yamlsrc import YamlError
 from suites.cli import CONFIG
@@ -231,21 +232,8 @@ class CaseItem(SuiteItem):
         try:
             problems, obs = self._judge(m, b, runner, rec)
             if release is not None:  # this release's own expectation, from the manifest
-                rec["release_entry"] = {"go": str(release.go), "finding": release.finding,
-                                        "link": release.link, "line": release.line}
-                if not problems:
-                    return Outcome("xpass", f"the documented expectation now holds on {tc.name}: "
-                                   f"narrow or remove the releases entry at line {release.line}")
-                problems, obs = self._judge(release.actual, b, runner, rec, obs)
-                if obs is not None and runner is not None:
-                    st.seen[(self.case, self.label)][self.engine] = Seen(
-                        release.actual, obs, runner.info().capabilities, None)
-                if not problems:
-                    return Outcome("xfail", release.describe())
-                return Outcome("fail", "", problems, text=(
-                    f"{tc.name} matches neither the documented expectation nor the releases entry "
-                    f"at line {release.line} ({release.finding}); the problems above are against "
-                    "that entry"))
+                return self._judge_release(st, m=m, release=release, tc=tc, b=b, runner=runner,
+                                           rec=rec, problems=problems, obs=obs)
         except RunnerFailure as e:
             if e.kind != "hang" or "observation" not in e.detail:
                 return Outcome("error", str(e), text=str(e))
@@ -267,6 +255,32 @@ class CaseItem(SuiteItem):
             st.seen[(self.case, self.label)][self.engine] = Seen(
                 m, obs, runner.info().capabilities, own.describe() if own else None)
         return Outcome(verdict, reason, problems, text=reason if verdict == "xpass" else "")
+
+    def _judge_release(self, st: State, *, m: Manifest, release: Release, tc: Toolchain,
+                       b: BuildResult, runner: Runner | None, rec: dict[str, Any],
+                       problems: list[Problem], obs: Observation | None) -> Outcome:
+        """Judge against the manifest's `releases:` entry for this release (the documented
+        expectation failed as `problems`); an engine that departs from the release's behaviour
+        too is judged by its own expectations."""
+        rec["release_entry"] = {"go": str(release.go), "finding": release.finding,
+                                "link": release.link, "line": release.line}
+        if not problems:
+            return Outcome("xpass", f"the documented expectation now holds on {tc.name}: "
+                           f"narrow or remove the releases entry at line {release.line}")
+        problems, obs = self._judge(release.actual, b, runner, rec, obs)
+        own = None if not problems else expectations.find(st.divergences(self.engine), m.id, tc.version)
+        if obs is not None and runner is not None:
+            st.seen[(self.case, self.label)][self.engine] = Seen(
+                release.actual, obs, runner.info().capabilities, own.describe() if own else None)
+        if not problems:
+            return Outcome("xfail", release.describe())
+        if own is not None:
+            rec["divergence"] = {"source": own.source, "reason": own.reason, "link": own.link}
+            return Outcome("xfail", own.describe(), problems)
+        return Outcome("fail", "", problems, text=(
+            f"{tc.name} matches neither the documented expectation nor the releases entry "
+            f"at line {release.line} ({release.finding}); the problems above are against "
+            "that entry"))
 
     def _judge(self, m: Manifest, b: BuildResult, runner: Runner | None, rec: dict[str, Any],
                earlier: Observation | None = None) -> tuple[list[Problem], Observation | None]:

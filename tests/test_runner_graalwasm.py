@@ -13,6 +13,7 @@ import pytest
 from harness import engines
 from harness.runner import EngineUnavailable, RunnerProcess
 from harness.values import Value
+from runners import jvm
 from runners.graalwasm import adapter
 
 POLL = """
@@ -137,9 +138,9 @@ def test_a_jdk_older_than_21_is_refused_with_the_install_hint(monkeypatch):
     if old is None:
         pytest.skip("no Java 17 here to point at")
     monkeypatch.setenv("WASMEXPORT_JAVA", str(old))
-    adapter.find_java.cache_clear()
+    jvm.find_jdk.cache_clear()
     try:
-        with pytest.raises(EngineUnavailable, match="Java 21"):
-            adapter.find_java()
+        with pytest.raises(EngineUnavailable, match=r"not a JDK 21\+ .*install a JDK 21"):
+            jvm.find_jdk(adapter.MIN_JAVA, adapter.INSTALL)
     finally:
-        adapter.find_java.cache_clear()
+        jvm.find_jdk.cache_clear()
