@@ -4,7 +4,8 @@ Each runner is a Cargo project in ``runners/<engine>/host`` pinning its crates w
 Cargo.lock. It is built with ``cargo build --release --locked`` into one target directory in the
 shared cache (so the runners share compiled dependencies, and a changed source rebuilds only the
 runner itself), and the binary is copied into ``runners/<engine>-<hash>/`` in the cache, where the
-hash covers the sources and ``cargo --version``.
+hash covers the sources (the runner's and those of ``runners/rust_shared``, the crate the runners
+share) and ``cargo --version``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from harness import cachedir, hostbuild
 from harness.runner import EngineUnavailable
 
 INSTALL = "install Rust: https://rustup.rs or apt-get install cargo"
+SHARED = Path(__file__).resolve().parent / "rust_shared"  # a path dependency of every runner
 
 
 def _cargo(engine: str) -> tuple[str, str]:
@@ -37,7 +39,8 @@ def built_binary(engine: str, host: Path, binary: str) -> Path:
     """The runner binary of the Cargo project `host`, building it first if this source hash has
     none yet."""
     cargo, version = _cargo(engine)
-    sources = [host / "Cargo.toml", host / "Cargo.lock", *sorted((host / "src").rglob("*.rs"))]
+    sources = [host / "Cargo.toml", host / "Cargo.lock", *sorted((host / "src").rglob("*.rs")),
+               SHARED / "Cargo.toml", *sorted((SHARED / "src").rglob("*.rs"))]
     key = hostbuild.source_hash(sources, extra=version)
 
     def build(dest: Path) -> None:

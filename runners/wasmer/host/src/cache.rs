@@ -10,66 +10,28 @@
 //! mapped) and a copy of its machine code, measured at about 1.3 × the serialized length for the
 //! suite's Go modules.
 
-use std::collections::HashMap;
-
 use wasmer::{Engine, Module};
+use wasmexport_runner_shared::lru::ByteLru;
 
 /// Resident bytes per serialized byte of a loaded module (measured: see the module comment).
 const RSS_PER_SERIALIZED_BYTE: f64 = 1.3;
 pub const DEFAULT_BUDGET_MB: u64 = 256;
 
-struct Entry {
-    module: Module,
-    engine: Engine,
-    bytes: u64,
-    used: u64,
-}
-
-pub struct ModuleCache {
-    budget: u64,
-    held: u64,
-    clock: u64,
-    entries: HashMap<String, Entry>,
-}
+pub struct ModuleCache(ByteLru<(Module, Engine)>);
 
 impl ModuleCache {
-    /// A cache with the budget from `WASMEXPORT_MODULE_CACHE_MB` (a whole number of MiB), else
-    /// `default_mb` (None: unbounded).
+    /// A cache with the budget from `WASMEXPORT_MODULE_CACHE_MB`, else `default_mb` (None:
+    /// unbounded).
     pub fn from_env(default_mb: Option<u64>) -> Self {
-        let mb = std::env::var("WASMEXPORT_MODULE_CACHE_MB").ok().and_then(|v| v.trim().parse::<u64>().ok());
-        let budget = mb.or(default_mb).map_or(u64::MAX, |mb| mb.saturating_mul(1 << 20));
-        ModuleCache { budget, held: 0, clock: 0, entries: HashMap::new() }
+        ModuleCache(ByteLru::from_env(default_mb))
     }
 
     pub fn get(&mut self, key: &str) -> Option<(Module, Engine)> {
-        self.clock += 1;
-        let e = self.entries.get_mut(key)?;
-        e.used = self.clock;
-        Some((e.module.clone(), e.engine.clone()))
+        self.0.get(key)
     }
 
-    /// Keep a module charged `serialized` bytes, then evict least-recently-used others until the
-    /// cache fits its budget. The new module stays even when it alone exceeds the budget: the
-    /// plan that loaded it needs it, and the next insertion evicts it.
+    /// Keep a module whose serialized artifact is `serialized` bytes long.
     pub fn insert(&mut self, key: &str, module: Module, engine: Engine, serialized: u64) {
-        self.clock += 1;
-        let bytes = (serialized as f64 * RSS_PER_SERIALIZED_BYTE) as u64;
-        let entry = Entry { module, engine, bytes, used: self.clock };
-        if let Some(old) = self.entries.insert(key.to_string(), entry) {
-            self.held -= old.bytes;
-        }
-        self.held += bytes;
-        while self.held > self.budget {
-            let oldest = self
-                .entries
-                .iter()
-                .filter(|(k, _)| k.as_str() != key)
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone());
-            let Some(oldest) = oldest else { break };
-            if let Some(e) = self.entries.remove(&oldest) {
-                self.held -= e.bytes;
-            }
-        }
+        self.0.insert(key, (module, engine), (serialized as f64 * RSS_PER_SERIALIZED_BYTE) as u64);
     }
 }

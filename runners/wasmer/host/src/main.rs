@@ -39,7 +39,6 @@
 //! file named after the process, then renamed); temporaries of runners that died are removed at
 //! startup.
 
-mod bench;
 mod cache;
 mod capture;
 mod host;
@@ -52,6 +51,7 @@ mod values;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use wasmexport_runner_shared::bench;
 
 use serde_json::{Value as Json, json};
 use wasmer::sys::{CompilerConfig, Cranelift};
@@ -225,8 +225,9 @@ fn main() {
     let mut runner = Runner::new(cache.as_deref(), budget, &tokio);
     if let Some(plans) = bench {
         let repeat = flag(&args, "--repeat").map_or(Ok(5), str::parse::<usize>);
-        let result =
-            repeat.map_err(|e| format!("bad --repeat: {e}")).and_then(|n| bench::run(&mut runner, plans, n));
+        let result = repeat
+            .map_err(|e| format!("bad --repeat: {e}"))
+            .and_then(|n| bench::run("wasmer", plans, n, |p| observe(&mut runner, p)));
         match result {
             Ok(line) => println!("{line}"),
             Err(e) => {

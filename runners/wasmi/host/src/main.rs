@@ -28,7 +28,6 @@
 //! Plans run on a thread with a large stack (host functions that re-enter the guest nest the
 //! interpreter on it: host.rs), and a panic in the engine costs only its plan.
 
-mod bench;
 mod cache;
 mod capture;
 mod exec;
@@ -39,6 +38,7 @@ mod sched;
 mod values;
 
 use std::io::{self, BufRead, Write};
+use wasmexport_runner_shared::bench;
 
 use serde_json::{Value as Json, json};
 use wasmi::{Config, CustomFuelCosts, Engine, Module};
@@ -160,8 +160,9 @@ fn serve(args: &[String]) -> i32 {
     let mut runner = Runner::new(budget);
     if let Some(plans) = bench {
         let repeat = flag(args, "--repeat").map_or(Ok(5), str::parse::<usize>);
-        let result =
-            repeat.map_err(|e| format!("bad --repeat: {e}")).and_then(|n| bench::run(&mut runner, plans, n));
+        let result = repeat
+            .map_err(|e| format!("bad --repeat: {e}"))
+            .and_then(|n| bench::run("wasmi", plans, n, |p| observe(&mut runner, p)));
         return match result {
             Ok(line) => {
                 println!("{line}");

@@ -1,6 +1,6 @@
 //! `--bench PLANS.jsonl [--repeat N]`: the bare in-process loop over a file of plans, to compare
 //! the suite's per-plan cost against. Every plan runs once to warm up (compile, fill the caches),
-//! then the whole list N times through the same `observe` the protocol loop uses, with no JSON
+//! then the whole list N times through the same function the protocol loop uses, with no JSON
 //! round trip and no observation written; one JSON line of per-plan wall times is printed.
 //!
 //! A plan that overruns the harness's deadline for it (60 s plus 1.5 × its step timeouts) ends
@@ -10,8 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
-
-use crate::{Runner, observe};
 
 /// The plan being run and when it must be done, for the guard thread.
 type Current = Arc<Mutex<Option<(String, Instant)>>>;
@@ -29,14 +27,21 @@ fn guard(current: Current) {
             if let Some((id, end)) = current.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
                 && Instant::now() > *end
             {
-                eprintln!("wasmexport-wasmi-runner --bench: plan {id} missed its deadline");
+                eprintln!("--bench: plan {id} missed its deadline");
                 std::process::exit(3);
             }
         }
     });
 }
 
-pub fn run(runner: &mut Runner, path: &str, repeat: usize) -> Result<Json, String> {
+/// Run the plans of the file `path` through `observe`, once to warm up and then `repeat` times,
+/// and describe the timed passes as the bench's JSON line for `engine`.
+pub fn run(
+    engine: &str,
+    path: &str,
+    repeat: usize,
+    mut observe: impl FnMut(&Json) -> Json,
+) -> Result<Json, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let plans = text
         .lines()
@@ -50,7 +55,7 @@ pub fn run(runner: &mut Runner, path: &str, repeat: usize) -> Result<Json, Strin
         let started = Instant::now();
         *current.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((plan["id"].to_string(), started + deadline(plan)));
-        std::hint::black_box(observe(runner, plan));
+        std::hint::black_box(observe(plan));
         started.elapsed().as_secs_f64() * 1000.0
     };
     plans.iter().for_each(|p| _ = timed(p));
@@ -68,7 +73,7 @@ pub fn run(runner: &mut Runner, path: &str, repeat: usize) -> Result<Json, Strin
         n if n % 2 == 1 => Some(times[n / 2]),
         n => Some((times[n / 2 - 1] + times[n / 2]) / 2.0),
     };
-    Ok(json!({"engine": "wasmi", "plans": plans.len(), "repeat": repeat,
+    Ok(json!({"engine": engine, "plans": plans.len(), "repeat": repeat,
               "per_plan_ms": {"median": median, "mean": mean, "p90": at(0.9)},
               "total_s": total_s}))
 }
