@@ -1,7 +1,8 @@
 """JVM runners (Chicory, GraalWasm): finding a JDK, and building a Java host from Maven Central.
 
 A host is a directory ``runners/<engine>/host`` with a ``pom.xml`` pinning every dependency at an
-exact version and its sources under ``src/``. Its jars come through ``mvn
+exact version and its sources under ``src/``; ``runners/jvm_shared/src`` (the protocol's JSON)
+is compiled into every host. Its jars come through ``mvn
 dependency:copy-dependencies`` into the Maven repository shared in the suite cache, and the
 sources are compiled with the JDK's own ``javac`` (Maven's default compiler plugin refuses
 ``--release 17``); everything lands in the cache under a key made of the sources and the JDK.
@@ -25,6 +26,7 @@ from harness import cachedir, hostbuild
 from harness.runner import EngineUnavailable
 
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+SHARED = Path(__file__).resolve().parent / "jvm_shared" / "src"  # compiled into every host
 
 
 def version(java: Path) -> tuple[int, str]:
@@ -97,6 +99,11 @@ def find_jdk(minimum: int, install: str) -> tuple[Path, str]:
     return best[1], best[2]
 
 
+def _sources(host: Path) -> list[Path]:
+    """The host's pom.xml, then its Java sources and those every JVM runner shares."""
+    return [host / "pom.xml", *sorted((host / "src").rglob("*.java")), *sorted(SHARED.rglob("*.java"))]
+
+
 def build(engine: str, host: Path, java: Path, dest: Path, *, install: str, release: int) -> None:
     """Fetch the host's jars into ``dest/lib`` and compile its sources into ``dest/classes``."""
     mvn = shutil.which("mvn")
@@ -111,15 +118,14 @@ def build(engine: str, host: Path, java: Path, dest: Path, *, install: str, rele
     hostbuild.run_build_step(engine, [
         str(java.parent / "javac"), "--release", str(release), "-encoding", "UTF-8", "-nowarn",
         "-d", str(dest / "classes"), "-cp", str(dest / "lib" / "*"),
-        *map(str, sorted((host / "src").rglob("*.java"))),
+        *map(str, _sources(host)[1:]),
     ], host, env=env, timeout=600, install=install)
 
 
 def built_host(engine: str, host: Path, minimum: int, install: str, extra: str = "") -> tuple[Path, Path]:
     """The java binary and the built host directory (classes/, lib/), built on first use."""
     java, line = find_jdk(minimum, install)
-    sources = [host / "pom.xml", *sorted((host / "src").rglob("*.java"))]
-    key = hostbuild.source_hash(sources, extra=f"{java}\n{line}\n{extra}")
+    key = hostbuild.source_hash(_sources(host), extra=f"{java}\n{line}\n{extra}")
 
     def make(dest: Path) -> None:
         build(engine, host, java, dest, install=install, release=minimum)

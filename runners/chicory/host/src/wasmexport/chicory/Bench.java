@@ -1,5 +1,7 @@
 package wasmexport.chicory;
 
+import wasmexport.shared.Json;
+
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;

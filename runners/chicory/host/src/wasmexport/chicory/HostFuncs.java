@@ -1,5 +1,7 @@
 package wasmexport.chicory;
 
+import wasmexport.shared.Json;
+
 import com.dylibso.chicory.runtime.HostFunction;
 import com.dylibso.chicory.runtime.Instance;
 import com.dylibso.chicory.runtime.Memory;

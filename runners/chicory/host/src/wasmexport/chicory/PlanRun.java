@@ -1,5 +1,7 @@
 package wasmexport.chicory;
 
+import wasmexport.shared.Json;
+
 import com.dylibso.chicory.runtime.ExportFunction;
 import com.dylibso.chicory.runtime.ImportValues;
 import com.dylibso.chicory.runtime.Instance;

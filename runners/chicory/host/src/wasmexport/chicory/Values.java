@@ -1,5 +1,7 @@
 package wasmexport.chicory;
 
+import wasmexport.shared.Json;
+
 import com.dylibso.chicory.wasm.types.ValType;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,5 +1,7 @@
 package wasmexport.chicory;
 
+import wasmexport.shared.Json;
+
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;

@@ -1,5 +1,7 @@
 package wasmexport.graalwasm;
 
+import wasmexport.shared.Json;
+
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,7 @@
 package wasmexport.graalwasm;
 
+import wasmexport.shared.Json;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

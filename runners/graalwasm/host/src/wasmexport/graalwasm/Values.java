@@ -1,5 +1,7 @@
 package wasmexport.graalwasm;
 
+import wasmexport.shared.Json;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,4 +1,4 @@
-package wasmexport.chicory;
+package wasmexport.shared;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -8,9 +8,10 @@ import java.util.Map;
 /**
  * The JSON the protocol needs: documents parse into {@code Map} (key order kept), {@code List},
  * {@code String}, {@code Long} (integers; {@code Double} otherwise), {@code Boolean} and null,
- * and are written back from the same types.
+ * and are written back from the same types. Shared by the JVM runners (runners/jvm.py compiles
+ * it into each host).
  */
-final class Json {
+public final class Json {
     private final String text;
     private int pos;
 
@@ -18,7 +19,7 @@ final class Json {
         this.text = text;
     }
 
-    static Object parse(String text) {
+    public static Object parse(String text) {
         Json p = new Json(text);
         p.space();
         Object v = p.value();
@@ -178,7 +179,7 @@ final class Json {
 
     // -- writing ---------------------------------------------------------------------------
 
-    static String write(Object v) {
+    public static String write(Object v) {
         StringBuilder b = new StringBuilder();
         write(b, v);
         return b.toString();
@@ -245,7 +246,7 @@ final class Json {
     // -- typed access to parsed documents --------------------------------------------------
 
     @SuppressWarnings("unchecked")
-    static Map<String, Object> obj(Object v, String what) {
+    public static Map<String, Object> obj(Object v, String what) {
         if (!(v instanceof Map)) {
             throw new IllegalArgumentException(what + " is not an object");
         }
@@ -253,7 +254,7 @@ final class Json {
     }
 
     @SuppressWarnings("unchecked")
-    static List<Object> list(Object v, String what) {
+    public static List<Object> list(Object v, String what) {
         if (v == null) {
             return List.of();
         }
@@ -263,14 +264,14 @@ final class Json {
         return (List<Object>) v;
     }
 
-    static String str(Object v, String what) {
+    public static String str(Object v, String what) {
         if (!(v instanceof String)) {
             throw new IllegalArgumentException(what + " is not a string");
         }
         return (String) v;
     }
 
-    static long num(Object v, String what) {
+    public static long num(Object v, String what) {
         if (!(v instanceof Long)) {
             throw new IllegalArgumentException(what + " is not an integer");
         }
