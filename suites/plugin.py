@@ -182,13 +182,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start every needed build now, in parallel, before the first item runs."""
+    """Start every needed build and every engine's runner now, in parallel, before the first
+    item runs."""
     if session.config.option.collectonly:
         return
-    state(session.config).selected = {item.nodeid for item in session.items}
+    st = state(session.config)
+    st.selected = {item.nodeid for item in session.items}
+    running: set[str] = set()
     for item in session.items:
         if isinstance(item, CaseItem) and item.manifest is not None and _in_range(item):
-            state(session.config).build(item.manifest, item.toolchain)
+            st.build(item.manifest, item.toolchain)
+            if item.manifest.runs_on:
+                running.add(item.engine)
+    st.start_runners(running)
 
 
 def _in_range(item: CaseItem) -> bool:

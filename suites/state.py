@@ -4,6 +4,7 @@ the engines' observations awaiting their agreement item, and (in the controller)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -108,6 +109,7 @@ class State:
         self._tc: dict[str, Future[Toolchain]] = {}
         self._builds: dict[tuple[str, str], Future[BuildResult]] = {}
         self._runners: dict[str, Runner | EngineUnavailable] = {}
+        self._starting: dict[str, Future[None]] = {}  # runners starting in the background
         self._expect: dict[str, tuple[expectations.Divergence, ...]] = {}
         # (case, toolchain label) -> engine -> what its item saw, for the agreement items
         self.seen: dict[tuple[str, str], dict[str, Seen]] = defaultdict(dict)
@@ -187,7 +189,27 @@ class State:
                 self._engine_pools[engine] = ThreadPoolExecutor(1, thread_name_prefix=engine)
             return self._engine_pools[engine]
 
+    def start_runners(self, names: set[str]) -> None:
+        """Start every engine's runner now, each in its own thread (building it first if it is
+        not built yet), so cold builds overlap each other and the case builds."""
+        pool = ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="start")
+        with self._lock:
+            for name in sorted(names - set(self._starting)):
+                self._starting[name] = pool.submit(self._start_runner, name)
+        pool.shutdown(wait=False)
+
+    def _start_runner(self, engine: str) -> None:
+        # a runner that cannot start is met again, and reported, by the engine's first item
+        with contextlib.suppress(Exception):
+            self._runner_now(engine).info()
+
     def runner(self, engine: str) -> Runner:
+        started = self._starting.get(engine)
+        if started is not None:
+            started.result()
+        return self._runner_now(engine)
+
+    def _runner_now(self, engine: str) -> Runner:
         if engine not in self._runners:
             try:
                 self._runners[engine] = engines.make_runner(engine)
