@@ -6,6 +6,10 @@ crates.io (versions pinned by the committed Cargo.lock). It is built with ``carg
 --locked`` into a target directory in the shared cache (so a changed source rebuilds only the
 runner itself) and the binary is copied into ``runners/wasmer-<hash>/``, where the hash covers
 the sources and ``cargo --version``.
+
+Two engines share the binary: ``wasmer`` compiles with Cranelift (the default) and
+``wasmer-singlepass`` with Singlepass (``--compiler singlepass``), each with its own disk cache
+directory of compiled modules.
 """
 
 from __future__ import annotations
@@ -17,12 +21,22 @@ from harness.runner import RunnerProcess
 from runners import cargo
 
 NAME = "wasmer"
+SINGLEPASS = "wasmer-singlepass"
+CONFIGURATIONS = {
+    NAME: "Cranelift (the default)",
+    SINGLEPASS: "Singlepass, wasmer's single-pass compiler",
+}
+COMPILERS = {NAME: "cranelift", SINGLEPASS: "singlepass"}
 INSTALL = cargo.INSTALL
 HOST = Path(__file__).resolve().parent / "host"
 BINARY = "wasmexport-wasmer-runner"
 
 
-def make_runner() -> RunnerProcess:
-    """A wasmer runner process, building it first if this source hash has no binary yet."""
-    return RunnerProcess(NAME, [str(cargo.built_binary(NAME, HOST, BINARY)), "--cache",
-                                str(cachedir.sub("compiled-wasmer"))])
+def make_runner(name: str = NAME) -> RunnerProcess:
+    """A runner process for the configuration `name`, building the binary first if this source
+    hash has none yet."""
+    if name not in COMPILERS:
+        raise ValueError(f"unknown wasmer configuration {name!r}; known: {', '.join(COMPILERS)}")
+    binary = cargo.built_binary(NAME, HOST, BINARY)
+    return RunnerProcess(name, [str(binary), "--cache", str(cachedir.sub("compiled-wasmer")),
+                                "--compiler", COMPILERS[name]])

@@ -1,9 +1,10 @@
 //! The wasmer runner: executes plans with the Wasmer engine and reports observations.
 //!
 //! Speaks runners/PROTOCOL.md on stdin/stdout: a hello line, then one observation line per
-//! plan line. It never judges. Run as `wasmexport-wasmer-runner --cache DIR`.
+//! plan line. It never judges. Run as `wasmexport-wasmer-runner --cache DIR [--compiler C]`, C
+//! `cranelift` (the default; engine `wasmer`) or `singlepass` (engine `wasmer-singlepass`).
 //!
-//! `wasmexport-wasmer-runner [--cache DIR] --bench PLANS.jsonl [--repeat N]` (N default 5) is
+//! `wasmexport-wasmer-runner [--cache DIR] [--compiler C] --bench PLANS.jsonl [--repeat N]` (N default 5) is
 //! the bare in-process loop over a file of plans (one plan per line, as the harness sends them):
 //! each plan runs once to warm up, then the whole list N times through the same function the
 //! protocol loop uses, with no JSON round trip and no observation written; it prints one line,
@@ -12,8 +13,9 @@
 //! memory unless `WASMEXPORT_MODULE_CACHE_MB` is set.
 //!
 //! Configured the way an embedder of the `wasmer` and `wasmer-wasix` crates would:
-//! - the sys backend with Cranelift; compiled modules cached on disk with `Module::serialize`
-//!   (keyed by the module's SHA-256 and the wasmer version) and in memory, each with its own
+//! - the sys backend with Cranelift or Singlepass; compiled modules cached on disk with
+//!   `Module::serialize` (keyed by the module's SHA-256, the wasmer version and the compiler:
+//!   a directory per version and compiler) and in memory, each with its own
 //!   engine, least-recently-used dropped past `WASMEXPORT_MODULE_CACHE_MB` (default 256;
 //!   cache.rs), so memory stays bounded however many modules a run has;
 //! - a 1 MiB wasm stack and every linear memory capped at `limits.memory_bytes`, so
@@ -54,7 +56,7 @@ use std::sync::Arc;
 use wasmexport_runner_shared::bench;
 
 use serde_json::{Value as Json, json};
-use wasmer::sys::{CompilerConfig, Cranelift};
+use wasmer::sys::{CompilerConfig, Cranelift, Singlepass};
 use wasmer::{Engine, Module, wasmparser::Operator};
 use wasmer_middlewares::Metering;
 use wasmer_wasix::PluggableRuntime;
@@ -78,8 +80,49 @@ const CAPABILITIES: [&str; 9] = [
 
 // -- engines and compiled modules ------------------------------------------------------------
 
+/// The compiler that turns modules into machine code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Compiler {
+    Cranelift,
+    Singlepass,
+}
+
+impl Compiler {
+    fn parse(name: Option<&str>) -> Result<Self, String> {
+        match name {
+            None | Some("cranelift") => Ok(Compiler::Cranelift),
+            Some("singlepass") => Ok(Compiler::Singlepass),
+            Some(other) => Err(format!("unknown --compiler {other:?} (cranelift, singlepass)")),
+        }
+    }
+
+    /// The lowercase name used in the disk cache's directory name.
+    fn id(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Singlepass => "singlepass",
+        }
+    }
+
+    /// The engine name the hello and the bench line report.
+    fn engine_name(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "wasmer",
+            Compiler::Singlepass => "wasmer-singlepass",
+        }
+    }
+
+    fn engine_version(self) -> String {
+        match self {
+            Compiler::Cranelift => wasmer_types::VERSION.to_string(),
+            Compiler::Singlepass => format!("{} (Singlepass)", wasmer_types::VERSION),
+        }
+    }
+}
+
 struct Runner {
-    /// Compiled modules on disk, under a directory named after the wasmer version.
+    compiler: Compiler,
+    /// Compiled modules on disk, under a directory named after the wasmer version and compiler.
     cache: Option<PathBuf>,
     /// Compiled modules in memory, each with its own engine (cache.rs).
     modules: ModuleCache,
@@ -87,19 +130,29 @@ struct Runner {
     watchdog: Watchdog,
 }
 
-/// A Cranelift engine for one module; with `fuel`, with the Metering middleware (one point per
+/// An engine for one module; with `fuel`, with the Metering middleware (one point per
 /// operator; a Metering instance serves one module only).
-fn engine(fuel: bool) -> Engine {
-    let mut compiler = Cranelift::default();
-    if fuel {
-        compiler.push_middleware(Arc::new(Metering::new(u64::MAX, |_: &Operator| 1)));
+fn engine(compiler: Compiler, fuel: bool) -> Engine {
+    fn with_fuel(mut config: impl CompilerConfig + Into<Engine>, fuel: bool) -> Engine {
+        if fuel {
+            config.push_middleware(Arc::new(Metering::new(u64::MAX, |_: &Operator| 1)));
+        }
+        config.into()
     }
-    compiler.into()
+    match compiler {
+        Compiler::Cranelift => with_fuel(Cranelift::default(), fuel),
+        Compiler::Singlepass => with_fuel(Singlepass::default(), fuel),
+    }
 }
 
 impl Runner {
-    fn new(cache: Option<&Path>, budget_mb: Option<u64>, tokio: &tokio::runtime::Runtime) -> Self {
-        let cache = cache.map(|c| c.join(format!("wasmer-{}-cranelift", wasmer_types::VERSION)));
+    fn new(
+        compiler: Compiler,
+        cache: Option<&Path>,
+        budget_mb: Option<u64>,
+        tokio: &tokio::runtime::Runtime,
+    ) -> Self {
+        let cache = cache.map(|c| c.join(format!("wasmer-{}-{}", wasmer_types::VERSION, compiler.id())));
         if let Some(dir) = &cache {
             let _ = std::fs::create_dir_all(dir);
             remove_orphans(dir);
@@ -108,19 +161,27 @@ impl Runner {
         let tasks = watchdog.task_manager(TokioTaskManager::new(tokio.handle().clone()));
         let mut rt = PluggableRuntime::new(Arc::new(tasks));
         // the runtime's own engine compiles nothing here: each store uses its module's engine
-        rt.set_engine(engine(false));
-        Runner { cache, modules: ModuleCache::from_env(budget_mb), wasi_runtime: Arc::new(rt), watchdog }
+        rt.set_engine(engine(compiler, false));
+        Runner {
+            compiler,
+            cache,
+            modules: ModuleCache::from_env(budget_mb),
+            wasi_runtime: Arc::new(rt),
+            watchdog,
+        }
     }
 
     /// The compiled module and its engine, from memory, from the disk cache, or compiled now.
     /// With `fuel`, the module is compiled with the Metering middleware (cached apart).
     fn module(&mut self, path: &str, sha256: &str, fuel: bool) -> Result<(Module, Engine), String> {
-        let key = format!("{sha256}{}", if fuel { "-metered" } else { "" });
+        let name = format!("{sha256}{}", if fuel { "-metered" } else { "" });
+        let key = format!("{}-{name}", self.compiler.id());
         if let Some(hit) = self.modules.get(&key) {
             return Ok(hit);
         }
-        let engine = engine(fuel);
-        let file = self.cache.as_ref().map(|dir| dir.join(format!("{key}.bin")));
+        let engine = engine(self.compiler, fuel);
+        // the cache directory is named after the wasmer version and the compiler
+        let file = self.cache.as_ref().map(|dir| dir.join(format!("{name}.bin")));
         // SAFETY: the files are written by this program from `Module::serialize` for this
         // wasmer version (the directory name); a stale or corrupt file fails to deserialize
         // and is replaced.
@@ -213,6 +274,10 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let cache = flag(&args, "--cache").map(PathBuf::from);
+    let compiler = Compiler::parse(flag(&args, "--compiler")).unwrap_or_else(|e| {
+        eprintln!("wasmexport-wasmer-runner: {e}");
+        std::process::exit(2);
+    });
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -222,12 +287,12 @@ fn main() {
     let bench = flag(&args, "--bench");
     // the bench loop measures warm plans: every module stays unless the budget is set
     let budget = if bench.is_some() { None } else { Some(cache::DEFAULT_BUDGET_MB) };
-    let mut runner = Runner::new(cache.as_deref(), budget, &tokio);
+    let mut runner = Runner::new(compiler, cache.as_deref(), budget, &tokio);
     if let Some(plans) = bench {
         let repeat = flag(&args, "--repeat").map_or(Ok(5), str::parse::<usize>);
         let result = repeat
             .map_err(|e| format!("bad --repeat: {e}"))
-            .and_then(|n| bench::run("wasmer", plans, n, |p| observe(&mut runner, p)));
+            .and_then(|n| bench::run(compiler.engine_name(), plans, n, |p| observe(&mut runner, p)));
         match result {
             Ok(line) => println!("{line}"),
             Err(e) => {
@@ -240,8 +305,8 @@ fn main() {
     let mut stdout = io::stdout().lock();
     send(
         &mut stdout,
-        &json!({"type": "hello", "protocol": PROTOCOL, "engine": "wasmer",
-                              "engine_version": wasmer_types::VERSION, "capabilities": CAPABILITIES}),
+        &json!({"type": "hello", "protocol": PROTOCOL, "engine": compiler.engine_name(),
+                              "engine_version": compiler.engine_version(), "capabilities": CAPABILITIES}),
     );
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
