@@ -3,3 +3,4 @@
 
 pub mod bench;
 pub mod lru;
+pub mod protocol;

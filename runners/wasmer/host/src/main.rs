@@ -54,6 +54,7 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmexport_runner_shared::bench;
+use wasmexport_runner_shared::protocol::{flag, panic_message, send};
 
 use serde_json::{Value as Json, json};
 use wasmer::sys::{CompilerConfig, Cranelift, Singlepass};
@@ -240,13 +241,6 @@ fn remove_orphans(dir: &Path) {
 
 // -- the protocol loop -----------------------------------------------------------------------
 
-fn send(out: &mut impl Write, doc: &Json) {
-    // the harness reads one line per document; a failed write means it has gone away
-    if writeln!(out, "{doc}").and_then(|_| out.flush()).is_err() {
-        std::process::exit(0);
-    }
-}
-
 /// The observation of one plan; the runner's own failure (a bad plan, a panic in the engine) is
 /// an observation with `error`, and the runner keeps serving.
 fn observe(runner: &mut Runner, plan: &Json) -> Json {
@@ -255,20 +249,11 @@ fn observe(runner: &mut Runner, plan: &Json) -> Json {
         Ok(Ok(obs)) => obs,
         Ok(Err(e)) => json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"], "error": e}),
         Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
+            let msg = panic_message(&*panic);
             json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"],
                    "error": format!("runner panicked: {msg}")})
         }
     }
-}
-
-/// The value of `--name VALUE` on the command line.
-fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
 fn main() {

@@ -39,6 +39,7 @@ mod values;
 
 use std::io::{self, BufRead, Write};
 use wasmexport_runner_shared::bench;
+use wasmexport_runner_shared::protocol::{flag, panic_message, send};
 
 use serde_json::{Value as Json, json};
 use wasmi::{Config, CustomFuelCosts, Engine, Module};
@@ -119,13 +120,6 @@ impl Runner {
 
 // -- the protocol loop -----------------------------------------------------------------------
 
-fn send(out: &mut impl Write, doc: &Json) {
-    // the harness reads one line per document; a failed write means it has gone away
-    if writeln!(out, "{doc}").and_then(|_| out.flush()).is_err() {
-        std::process::exit(0);
-    }
-}
-
 /// The observation of one plan; the runner's own failure (a bad plan, a panic in the engine) is
 /// an observation with `error`, and the runner keeps serving.
 fn observe(runner: &mut Runner, plan: &Json) -> Json {
@@ -137,20 +131,11 @@ fn observe(runner: &mut Runner, plan: &Json) -> Json {
             if let Some(sha) = plan["module"]["sha256"].as_str() {
                 runner.modules.forget(sha);
             }
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
+            let msg = panic_message(&*panic);
             json!({"type": "observation", "protocol": PROTOCOL, "id": plan["id"],
                    "error": format!("runner panicked: {msg}")})
         }
     }
-}
-
-/// The value of `--name VALUE` on the command line.
-fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
 fn serve(args: &[String]) -> i32 {
