@@ -259,6 +259,7 @@ class Manifest:
     build_line: int | None = None
     module_line: int | None = None
     releases: tuple[Release, ...] = ()
+    target: Literal["wasip1", "js"] = "wasip1"  # GOOS the module is built for
 
     def release(self, version: tuple[int, int, int]) -> Release | None:
         """The per-release entry covering `version`, if any (entries must not overlap)."""
