@@ -80,10 +80,11 @@ def case_id(path: Path, root: Path = MANIFEST_DIR) -> str:
     return rel.with_suffix("").as_posix()
 
 
-def load(path: Path, root: Path = MANIFEST_DIR) -> Manifest:
-    """Read, validate and model one manifest; raises ManifestError naming file, line and field."""
+def load(path: Path, root: Path = MANIFEST_DIR, text: str | None = None) -> Manifest:
+    """Read, validate and model one manifest; raises ManifestError naming file, line and field.
+    `text` stands for the file's contents (generated cases have no file)."""
     try:
-        doc = load_yaml(path)
+        doc = load_yaml(path, text)
     except YamlError as e:
         raise ManifestError(e.path, e.line, e.message) from e
     if not isinstance(doc, dict):

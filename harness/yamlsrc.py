@@ -65,12 +65,14 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
-def load(path: Path) -> Any:
-    """Parse one YAML document; raises YamlError with the line of the problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise YamlError(path, None, f"cannot read: {e}") from e
+def load(path: Path, text: str | None = None) -> Any:
+    """Parse one YAML document (`text`, else the file's); raises YamlError with the line of the
+    problem."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise YamlError(path, None, f"cannot read: {e}") from e
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:

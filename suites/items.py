@@ -85,7 +85,6 @@ class Outcome:
 
 class ManifestFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        st = state(self.config)
         manifest: Manifest | None = None
         error: YamlError | None = None
         root = manifest_root(self.path) or MANIFEST_DIR
@@ -93,24 +92,31 @@ class ManifestFile(pytest.File):
             manifest = load_manifest(self.path, root=root)
         except YamlError as e:
             error = e
-        case = case_id(self.path, root)
-        area = case.split("/")[0]
-        for tc in st.toolchains:
-            label = st.labels[tc]
-            for engine in st.engines:
-                item = CaseItem.from_parent(self, name=item_name(engine, label),
-                                            nodeid=self.id.child(engine).with_params(label),
-                                            engine=engine, toolchain=tc, label=label,
-                                            manifest=manifest, error=error, case=case)
-                _mark(item, area, engine, label)
-                yield item
-            if len(st.engines) > 1 and manifest is not None and manifest.runs_on:
-                agree = AgreementItem.from_parent(
-                    self, name=item_name(AGREEMENT, label),
-                    nodeid=self.id.child(AGREEMENT).with_params(label), toolchain=tc,
-                    label=label, manifest=manifest, case=case)
-                _mark(agree, area, AGREEMENT, label)
-                yield agree
+        yield from case_items(self, manifest, error, case_id(self.path, root))
+
+
+def case_items(parent: pytest.File, manifest: Manifest | None, error: YamlError | None,
+               case: str) -> Iterator[pytest.Item]:
+    """The items of one case: one per (toolchain, engine), plus agreement when engines are many.
+    `parent` is the case's file node (a manifest, or a generated case's stand-in)."""
+    st = state(parent.config)
+    area = case.split("/", maxsplit=1)[0]
+    for tc in st.toolchains:
+        label = st.labels[tc]
+        for engine in st.engines:
+            item = CaseItem.from_parent(parent, name=item_name(engine, label),
+                                        nodeid=parent.id.child(engine).with_params(label),
+                                        engine=engine, toolchain=tc, label=label,
+                                        manifest=manifest, error=error, case=case)
+            _mark(item, area, engine, label)
+            yield item
+        if len(st.engines) > 1 and manifest is not None and manifest.runs_on:
+            agree = AgreementItem.from_parent(
+                parent, name=item_name(AGREEMENT, label),
+                nodeid=parent.id.child(AGREEMENT).with_params(label), toolchain=tc,
+                label=label, manifest=manifest, case=case)
+            _mark(agree, area, AGREEMENT, label)
+            yield agree
 
 
 def _mark(item: pytest.Item, *names: str) -> None:
