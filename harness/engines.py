@@ -62,6 +62,15 @@ def adapter(name: str) -> ModuleType:
     return _module(_registry()[name])
 
 
+def targets(name: str) -> tuple[str, ...]:
+    """The targets an engine's runner runs: its adapter's ``TARGETS`` (js needs Go's
+    wasm_exec.js, so only JavaScript hosts declare it); ``("wasip1",)`` unless said. A name no
+    adapter declares (a stand-in runner) runs wasip1."""
+    if name not in _registry():
+        return ("wasip1",)
+    return tuple(getattr(_module(_registry()[name]), "TARGETS", ("wasip1",)))
+
+
 def override_variable(name: str) -> str:
     return f"WASMEXPORT_RUNNER_{name.upper()}"
 

@@ -18,6 +18,7 @@ import jsonschema
 from harness import isolation, trace, values
 from harness.model import (
     BuildExpect,
+    Compiler,
     Diagnostic,
     Expect,
     ExportType,
@@ -65,9 +66,11 @@ def _validator() -> jsonschema.protocols.Validator:
 # -- loading -----------------------------------------------------------------------------------
 
 
-def _probe_versions(rng: VersionRange) -> list[tuple[int, int, int]]:
-    """Versions inside `rng` among a grid of releases, to detect overlapping ranges."""
-    return [v for v in ((1, minor, patch) for minor in range(24, 40) for patch in range(40))
+def _probe_versions(rng: VersionRange, major: int = 1) -> list[tuple[int, int, int]]:
+    """Versions inside `rng` among a grid of releases (Go 1.x; TinyGo 0.x), to detect
+    overlapping ranges."""
+    minors = range(24, 40) if major else range(30, 80)
+    return [v for v in ((major, minor, patch) for minor in minors for patch in range(40))
             if rng.contains(v)]
 
 
@@ -97,6 +100,10 @@ def load(path: Path, root: Path = MANIFEST_DIR, text: str | None = None) -> Mani
     return _Builder(path, root, doc).build()
 
 
+def _targets(doc: Any) -> tuple[str, ...]:
+    return (doc,) if isinstance(doc, str) else tuple(doc)
+
+
 def _schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "oneOf" and err.context:
         best = jsonschema.exceptions.best_match(err.context)
@@ -112,13 +119,19 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
 class _Builder:
     """Turns a schema-valid document into a Manifest, checking what the schema cannot."""
 
-    def __init__(self, path: Path, root: Path, doc: dict[str, Any]) -> None:
+    def __init__(self, path: Path, root: Path, doc: dict[str, Any], target: str | None = None,
+                 variant: bool = False) -> None:
         self.path, self.root, self.doc = path, root, doc
+        self.targets = _targets(doc["program"].get("target", "wasip1"))
+        self.target = target or self.targets[0]
+        self.variant = variant  # building a target's or a release's own view of the case
 
     def fail(self, where: list[str | int], message: str) -> ManifestError:
         return ManifestError(self.path, line_at(self.doc, where), f"{dotted(where)}: {message}")
 
     def build(self) -> Manifest:
+        if not self.variant:
+            return self._on_target(self.target)
         d = self.doc
         program = d["program"]
         build = self._build_expect()
@@ -167,7 +180,34 @@ class _Builder:
             build_line=line_at(d, ["build"]),
             module_line=line_at(d, ["module"]),
             releases=self._releases(),
+            target=self.target,  # type: ignore[arg-type]
+            targets=self.targets,
         )
+
+    def _on_target(self, target: str) -> Manifest:
+        """The case on `target`, with the other targets' views as its variants."""
+        main = self._target_view(target)
+        others = tuple(self._target_view(t) for t in self.targets if t != target)
+        return replace(main, variants=others)
+
+    def _target_view(self, target: str) -> Manifest:
+        """The document with the `<target>:` block's sections in place, built for that target."""
+        doc = LineDict(self.doc)
+        doc.line = getattr(self.doc, "line", 1)
+        doc.key_lines = dict(getattr(self.doc, "key_lines", {}))
+        block = self.doc.get(target, {})
+        for key, value in block.items():
+            doc[key] = {**self.doc["program"], **value} if key == "program" else value
+            doc.key_lines[key] = getattr(block, "key_lines", {}).get(key, 0)
+            if key == "build" and value.get("outcome", "ok") != "ok":
+                for gone in ("module", "script") if "module" not in block else ():
+                    doc.pop(gone, None)
+        try:
+            return _Builder(self.path, self.root, doc, target, variant=True).build()
+        except ManifestError as e:
+            if target == self.targets[0] or target not in self.doc:
+                raise
+            raise ManifestError(e.path, e.line, f"{target}: {e.message}") from e
 
     def _env(self, env: Any) -> tuple[tuple[str, str], ...]:
         """A list of ``NAME=value`` keeps its order; a mapping is sorted by name."""
@@ -224,10 +264,18 @@ class _Builder:
         out: list[Release] = []
         for i, entry in enumerate(self.doc.get("releases", ())):
             at: list[str | int] = ["releases", i]
+            compiler: Compiler = "tinygo" if "tinygo" in entry else "gc"
+            rkey = "tinygo" if compiler == "tinygo" else "go"
+            where = entry.get("target")
+            if where is not None and where not in self.targets:
+                raise self.fail([*at, "target"], f"the case is not built for {where} "
+                                f"(program.target: {', '.join(self.targets)})")
+            if where not in (None, self.target):
+                continue
             try:
-                rng = VersionRange.parse(entry["go"])
+                rng = VersionRange.parse(entry[rkey])
             except ValueError as e:
-                raise self.fail([*at, "go"], str(e)) from e
+                raise self.fail([*at, rkey], str(e)) from e
             actual_doc = LineDict({k: v for k, v in self.doc.items() if k != "releases"})
             actual_doc.line = getattr(self.doc, "line", 1)
             actual_doc.key_lines = dict(getattr(self.doc, "key_lines", {}))
@@ -238,14 +286,16 @@ class _Builder:
                 elif key in ("module", "script") and entry.get("build", {}).get("outcome", "ok") != "ok":
                     actual_doc.pop(key, None)  # a failing build has no module or script
             try:
-                actual = _Builder(self.path, self.root, actual_doc).build()
+                actual = _Builder(self.path, self.root, actual_doc, self.target,
+                                  variant=True).build()
             except ManifestError as e:
                 raise ManifestError(e.path, e.line, f"{dotted(at)}: {e.message}") from e
-            overlap = [r for r in out if any(r.go.contains(v) for v in _probe_versions(rng))]
+            overlap = [r for r in out if r.compiler == compiler and r.target in (None, where)
+                       and any(r.go.contains(v) for v in _probe_versions(rng, int(compiler == "gc")))]
             if overlap:
-                raise self.fail([*at, "go"], f"{rng} overlaps the entry for {overlap[0].go}")
+                raise self.fail([*at, rkey], f"{rng} overlaps the entry for {overlap[0].go}")
             out.append(Release(rng, entry["finding"], entry.get("link", ""), line_at(self.doc, at),
-                               actual))
+                               actual, compiler, where))
         return tuple(out)
 
     def _files(self, files: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -343,6 +393,13 @@ class _Builder:
                       "timeout_ms": s.get("timeout_ms", default_timeout)}
             if "write" in s or "read" in s:
                 out.append(self._memory_step(at, s, names, common))
+                continue
+            if "run" in s:
+                if self.target != "js":
+                    raise self.fail([*at, "run"], "a run step (go.run) is for the js target; "
+                                    "on wasip1 call _start or _initialize")
+                expect = self._expect([*at, "expect"], s.get("expect", {}), None)
+                out.append(Step(call="", args=(), expect=expect, kind="run", **common))
                 continue
             sig = self._func(exports, s["call"])
             if exports is not None and loads and (sig is None or sig.kind != "func"):

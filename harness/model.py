@@ -162,7 +162,7 @@ class Step:
     timeout_ms: int
     expect: Expect
     note: str = ""
-    kind: Literal["call", "write", "read"] = "call"
+    kind: Literal["call", "write", "read", "run"] = "call"
     bind: tuple[str | None, ...] = ()  # names for a call's results
     ptr: Operand | None = None  # write and read
     data: bytes = b""  # write
@@ -172,11 +172,15 @@ class Step:
     def action(self) -> str:
         if self.kind == "call":
             return f"call {self.call}"
+        if self.kind == "run":
+            return "run (go.run)"
         if self.kind == "write":
             return f"write {len(self.data)} bytes at {self.ptr}"
         return f"read {self.length} bytes at {self.ptr}"
 
     def to_protocol(self) -> dict[str, Any]:
+        if self.kind == "run":
+            return {"run": {}, "timeout_ms": self.timeout_ms}
         if self.kind == "write":
             assert self.ptr is not None
             return {"write": {"ptr": self.ptr.to_protocol(), "hex": self.data.hex()},
@@ -215,19 +219,31 @@ class HostFunction:
     spec: dict[str, Any]
 
 
+Compiler = Literal["gc", "tinygo"]
+COMPILER_NAMES: dict[str, str] = {"gc": "Go", "tinygo": "TinyGo"}
+
+
 @dataclass(frozen=True)
 class Release:
-    """What the releases in `go` really do, where that differs from the documented expectation:
-    `actual` is the whole case with the entry's build/module/imports/script in place."""
+    """What the releases in `go` (of `compiler`: gc's Go releases, or TinyGo's own) really do,
+    where that differs from the documented expectation: `actual` is the whole case with the
+    entry's build/module/imports/script in place. `target` limits it to one target."""
 
     go: VersionRange
     finding: str
     link: str
     line: int | None
     actual: Manifest
+    compiler: Compiler = "gc"
+    target: str | None = None
+
+    def covers(self, compiler: str, version: tuple[int, int, int], target: str) -> bool:
+        return (self.compiler == compiler and self.go.contains(version)
+                and self.target in (None, target))
 
     def describe(self) -> str:
-        return f"Go {self.go}: {self.finding}" + (f" ({self.link})" if self.link else "")
+        return (f"{COMPILER_NAMES[self.compiler]} {self.go}: {self.finding}"
+                + (f" ({self.link})" if self.link else ""))
 
 
 @dataclass(frozen=True)
@@ -260,10 +276,22 @@ class Manifest:
     module_line: int | None = None
     releases: tuple[Release, ...] = ()
     target: Literal["wasip1", "js"] = "wasip1"  # GOOS the module is built for
+    targets: tuple[str, ...] = ("wasip1",)  # every target of the case, in order
+    variants: tuple[Manifest, ...] = ()  # the case on each other target (see `for_target`)
 
-    def release(self, version: tuple[int, int, int]) -> Release | None:
-        """The per-release entry covering `version`, if any (entries must not overlap)."""
-        return next((r for r in self.releases if r.go.contains(version)), None)
+    def release(self, version: tuple[int, int, int], compiler: str = "gc") -> Release | None:
+        """The per-release entry covering `version` of `compiler` on this target, if any
+        (entries must not overlap)."""
+        return next((r for r in self.releases if r.covers(compiler, version, self.target)), None)
+
+    def for_target(self, target: str) -> Manifest:
+        """The case as it is on `target` (one of `targets`)."""
+        if target == self.target:
+            return self
+        found = next((v for v in self.variants if v.target == target), None)
+        if found is None:
+            raise KeyError(f"{self.id} is not built for {target}")
+        return found
 
     @property
     def runs_on(self) -> bool:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 from harness.build import BuildResult
 from harness.manifest import Manifest
+from harness.targets import go_js
 
 PROTOCOL = 3
 DEFAULT_MEMORY_BYTES = 1 << 30  # 1 GiB: far above what the cases need, far below the machine
 OUTPUT_BYTES = 1 << 20  # per step and stream, what a runner keeps (harness.manifest caps expectations)
 
 
-def make_plan(plan_id: str, m: Manifest, build: BuildResult) -> dict[str, Any]:
-    """The protocol document for one (case, engine, toolchain); see runners/PROTOCOL.md."""
+def make_plan(plan_id: str, m: Manifest, build: BuildResult,
+              wasm_exec: Path | None = None) -> dict[str, Any]:
+    """The protocol document for one (case, engine, toolchain); see runners/PROTOCOL.md. A js
+    module's plan names the wasm_exec.js of the toolchain that built it."""
     if build.module is None or build.sha256 is None:
         raise ValueError(f"{m.id}: a plan needs a built module")
+    target: dict[str, Any] = {}
+    if m.target != "wasip1":
+        if wasm_exec is None:
+            raise ValueError(f"{m.id}: a js plan needs the toolchain's wasm_exec.js")
+        target = {"target": m.target, "go_js": go_js(wasm_exec)}
     return {
         "type": "plan",
         "protocol": PROTOCOL,
@@ -28,6 +37,7 @@ def make_plan(plan_id: str, m: Manifest, build: BuildResult) -> dict[str, Any]:
                    "output_bytes": OUTPUT_BYTES},
         "imports": [h.spec for h in m.imports],
         "steps": [s.to_protocol() for s in m.steps],
+        **target,
     }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness import agreement, engines, expectations
+from harness import agreement, engines, expectations, targets
 from harness.build import BuildResult
 from harness.bundle import BundleError
 from harness.manifest import MANIFEST_DIR, Manifest, case_id
@@ -97,26 +97,39 @@ class ManifestFile(pytest.File):
 
 def case_items(parent: pytest.File, manifest: Manifest | None, error: YamlError | None,
                case: str) -> Iterator[pytest.Item]:
-    """The items of one case: one per (toolchain, engine), plus agreement when engines are many.
-    `parent` is the case's file node (a manifest, or a generated case's stand-in)."""
+    """The items of one case: one per (target, toolchain, engine), plus agreement when engines
+    are many. `parent` is the case's file node (a manifest, or a generated case's stand-in). A
+    js item's parameter is the toolchain label with ``-js``; engines and toolchains that do not
+    run a target get no item for it."""
     st = state(parent.config)
     area = case.split("/", maxsplit=1)[0]
-    for tc in st.toolchains:
-        label = st.labels[tc]
-        for engine in st.engines:
-            item = CaseItem.from_parent(parent, name=item_name(engine, label),
-                                        nodeid=parent.id.child(engine).with_params(label),
-                                        engine=engine, toolchain=tc, label=label,
-                                        manifest=manifest, error=error, case=case)
-            _mark(item, area, engine, label)
-            yield item
-        if len(st.engines) > 1 and manifest is not None and manifest.runs_on:
-            agree = AgreementItem.from_parent(
-                parent, name=item_name(AGREEMENT, label),
-                nodeid=parent.id.child(AGREEMENT).with_params(label), toolchain=tc,
-                label=label, manifest=manifest, case=case)
-            _mark(agree, area, AGREEMENT, label)
-            yield agree
+    for target in manifest.targets if manifest is not None else ("wasip1",):
+        variant = manifest.for_target(target) if manifest is not None else None
+        on_target = [e for e in st.engines if target in engines.targets(e)]
+        for tc in st.toolchains:
+            if target not in targets.targets_of(tc):
+                continue
+            label = target_label(st.labels[tc], target)
+            for engine in on_target:
+                item = CaseItem.from_parent(parent, name=item_name(engine, label),
+                                            nodeid=parent.id.child(engine).with_params(label),
+                                            engine=engine, toolchain=tc, label=label,
+                                            manifest=variant, error=error, case=case)
+                _mark(item, area, engine, st.labels[tc], target)
+                yield item
+            if len(on_target) > 1 and variant is not None and variant.runs_on:
+                agree = AgreementItem.from_parent(
+                    parent, name=item_name(AGREEMENT, label),
+                    nodeid=parent.id.child(AGREEMENT).with_params(label), toolchain=tc,
+                    label=label, manifest=variant, case=case)
+                _mark(agree, area, AGREEMENT, st.labels[tc], target)
+                yield agree
+
+
+def target_label(toolchain_label: str, target: str) -> str:
+    """The item parameter and results label of a (toolchain, target): wasip1 items keep the
+    toolchain's own label (``go1.27.3``), others add the target (``go1.27.3-js``)."""
+    return toolchain_label if target == "wasip1" else f"{toolchain_label}-{target}"
 
 
 def _mark(item: pytest.Item, *names: str) -> None:
@@ -167,6 +180,7 @@ class CaseItem(SuiteItem):
         self.manifest, self.error = manifest, error
         self.case = case
         self._last_plan = ""  # steps and imports of the last plan run, to reuse its observation
+        self._wasm_exec: Path | None = None  # a js item's wasm_exec.js, from its toolchain
 
     def rerun(self) -> str:
         """A shell command, run from the suite's root, that runs exactly this item again."""
@@ -180,7 +194,8 @@ class CaseItem(SuiteItem):
         started = time.monotonic()
         rec: dict[str, Any] = {"case": self.case, "engine": self.engine, "engine_version": None,
                                "engine_family": engines.family(self.engine),
-                               "toolchain": self.label, "toolchain_requested": self.toolchain}
+                               "toolchain": self.label, "toolchain_requested": self.toolchain,
+                               "target": self.manifest.target if self.manifest else "wasip1"}
         try:
             out = self._evaluate(st, rec)
         except Exception as e:  # a harness bug: record it, then let pytest show the traceback
@@ -210,10 +225,16 @@ class CaseItem(SuiteItem):
             tc = st.toolchain(self.toolchain).result()
         except ToolchainUnavailable as e:
             return Outcome("skip", f"toolchain {self.toolchain} unavailable: {e}")
-        rec["toolchain"] = tc.name
-        if not m.go.contains(tc.version):
+        rec["toolchain"] = target_label(tc.name, m.target)
+        compiler = targets.compiler_of(tc)
+        rec["compiler"] = compiler
+        self._wasm_exec = targets.wasm_exec_of(tc) if m.target == "js" else None
+        if m.target == "js" and self._wasm_exec is None:
+            return Outcome("skip", f"{tc.name} has no wasm_exec.js here (a bundle carries none): "
+                           "js cases need the toolchain itself (--go)")
+        if compiler == "gc" and not m.go.contains(tc.version):
             return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
-        release = m.release(tc.version)
+        release = m.release(tc.version, compiler)
         runner: Runner | None = None
         if m.runs_on:  # the runner's hello says what it can do: the one declaration of capabilities
             try:
@@ -295,7 +316,7 @@ class CaseItem(SuiteItem):
         build_problems = judge_build(m, b)
         if build_problems or not m.runs or runner is None:
             return build_problems, None
-        plan = make_plan(self.nodeid, m, b)
+        plan = make_plan(self.nodeid, m, b, self._wasm_exec)
         what = json.dumps([plan["steps"], plan["imports"]], sort_keys=True)
         if earlier is not None and self._last_plan == what:
             obs = earlier
@@ -320,7 +341,7 @@ class CaseItem(SuiteItem):
             except (EngineUnavailable, RunnerFailure):
                 continue
             if m.requires <= caps:
-                st.prefetch(engine, make_plan(str(node), m, b))
+                st.prefetch(engine, make_plan(str(node), m, b, self._wasm_exec))
 
     def _report(self, out: Outcome) -> str:
         m = self.manifest
@@ -365,7 +386,7 @@ class AgreementItem(SuiteItem):
         seen = st.seen.pop((self.case, self.label), {})  # kept no longer than needed
         rec: dict[str, Any] = {"case": self.case, "engine": AGREEMENT, "engine_version": None,
                                "toolchain": self.label, "toolchain_requested": self.toolchain,
-                               "area": m.area, "title": m.title, "refs": list(m.refs),
+                               "target": m.target, "area": m.area, "title": m.title, "refs": list(m.refs),
                                "path": _display(m.path), "engines": sorted(seen),
                                "rerun": self.rerun(), "problems": []}
         verdict, reason, report = self._judge(seen, rec)

@@ -107,7 +107,7 @@ class State:
         self.results_path = config.invocation_params.dir / config.getoption("results")
         self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="build")
         self._tc: dict[str, Future[Toolchain]] = {}
-        self._builds: dict[tuple[str, str], Future[BuildResult]] = {}
+        self._builds: dict[tuple[str, str, str], Future[BuildResult]] = {}
         self._runners: dict[str, Runner | EngineUnavailable] = {}
         self._starting: dict[str, Future[None]] = {}  # runners starting in the background
         self._expect: dict[str, tuple[expectations.Divergence, ...]] = {}
@@ -143,7 +143,7 @@ class State:
 
         A toolchain's first build runs alone: it compiles the standard library into the shared
         GOCACHE once, instead of every parallel build compiling it at the same time."""
-        key = (str(m.path), requested)
+        key = (str(m.path), m.target, requested)
         with self._lock:
             fut = self._builds.get(key)
             if fut is None:
@@ -151,7 +151,7 @@ class State:
                     fut = self.pool.submit(self.bundle.build, m, requested)
                 else:
                     tc_future = self.toolchain(requested)
-                    primer = self._primers.get(requested)
+                    primer = self._primers.get(f"{requested}/{m.target}")
 
                     def go() -> BuildResult:
                         if primer is not None:
@@ -159,7 +159,7 @@ class State:
                         return run_build(m, tc_future.result())
 
                     fut = self.pool.submit(go)
-                    self._primers.setdefault(requested, fut)
+                    self._primers.setdefault(f"{requested}/{m.target}", fut)
                 self._builds[key] = fut
             return fut
 
