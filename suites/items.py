@@ -10,11 +10,13 @@ only process with pytest-xdist's ``-n``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,7 @@ class CaseItem(SuiteItem):
         self.case = case
         self._last_plan = ""  # steps and imports of the last plan run, to reuse its observation
         self._wasm_exec: Path | None = None  # a js item's wasm_exec.js, from its toolchain
+        self._allowances: tuple[expectations.Divergence, ...] = ()  # exports a compiler adds
 
     def rerun(self) -> str:
         """A shell command, run from the suite's root, that runs exactly this item again."""
@@ -225,15 +228,10 @@ class CaseItem(SuiteItem):
             tc = st.toolchain(self.toolchain).result()
         except ToolchainUnavailable as e:
             return Outcome("skip", f"toolchain {self.toolchain} unavailable: {e}")
-        rec["toolchain"] = target_label(tc.name, m.target)
+        early = self._prepare(st, m, tc, rec)
+        if early is not None:
+            return early
         compiler = targets.compiler_of(tc)
-        rec["compiler"] = compiler
-        self._wasm_exec = targets.wasm_exec_of(tc) if m.target == "js" else None
-        if m.target == "js" and self._wasm_exec is None:
-            return Outcome("skip", f"{tc.name} has no wasm_exec.js here (a bundle carries none): "
-                           "js cases need the toolchain itself (--go)")
-        if compiler == "gc" and not m.go.contains(tc.version):
-            return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
         release = m.release(tc.version, compiler)
         runner: Runner | None = None
         if m.runs_on:  # the runner's hello says what it can do: the one declaration of capabilities
@@ -270,18 +268,37 @@ class CaseItem(SuiteItem):
                                 f"{e.detail}; the runner was killed")]
             obs = None
         try:
-            known = (expectations.find(st.divergences(self.engine), m.id, tc.version)
-                     or expectations.find(st.divergences("go"), m.id, tc.version))
+            known = (expectations.find(st.divergences(self.engine), m.id, tc.version, compiler)
+                     or expectations.find(st.divergences("go"), m.id, tc.version, compiler))
         except YamlError as e:  # a broken expectations file: its own error, with file and line
             return Outcome("error", str(e), text=f"{e}\nFix the expectations file.")
         if known is not None:
             rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
         verdict, reason = decide(problems, known)
         if obs is not None and runner is not None:
-            own = expectations.find(st.divergences(self.engine), m.id, tc.version)
+            own = expectations.find(st.divergences(self.engine), m.id, tc.version, compiler)
             st.seen[(self.case, self.label)][self.engine] = Seen(
                 m, obs, runner.info().capabilities, own.describe() if own else None)
         return Outcome(verdict, reason, problems, text=reason if verdict == "xpass" else "")
+
+    def _prepare(self, st: State, m: Manifest, tc: Toolchain, rec: dict[str, Any]
+                 ) -> Outcome | None:
+        """What the toolchain decides before anything runs: its label and compiler in the record,
+        a js item's wasm_exec.js, the case's range, the compiler's export allowances."""
+        rec["toolchain"] = target_label(tc.name, m.target)
+        compiler = rec["compiler"] = targets.compiler_of(tc)
+        self._wasm_exec = targets.wasm_exec_of(tc) if m.target == "js" else None
+        if m.target == "js" and self._wasm_exec is None:
+            return Outcome("skip", f"{tc.name} has no wasm_exec.js here (a bundle carries none): "
+                           "js cases need the toolchain itself (--go)")
+        if compiler == "gc" and not m.go.contains(tc.version):
+            return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
+        try:
+            self._allowances = expectations.allowed_exports(st.divergences("go"), m.id, tc.version,
+                                                            compiler)
+        except YamlError as e:
+            return Outcome("error", str(e), text=f"{e}\nFix the expectations file.")
+        return None
 
     def _judge_release(self, st: State, *, m: Manifest, release: Release, tc: Toolchain,
                        b: BuildResult, runner: Runner | None, rec: dict[str, Any],
@@ -295,7 +312,8 @@ class CaseItem(SuiteItem):
             return Outcome("xpass", f"the documented expectation now holds on {tc.name}: "
                            f"narrow or remove the releases entry at line {release.line}")
         problems, obs = self._judge(release.actual, b, runner, rec, obs)
-        own = None if not problems else expectations.find(st.divergences(self.engine), m.id, tc.version)
+        own = None if not problems else expectations.find(
+            st.divergences(self.engine), m.id, tc.version, targets.compiler_of(tc))
         if obs is not None and runner is not None:
             st.seen[(self.case, self.label)][self.engine] = Seen(
                 release.actual, obs, runner.info().capabilities, own.describe() if own else None)
@@ -327,7 +345,23 @@ class CaseItem(SuiteItem):
             obs = st.observe(self.engine, plan)
             self._last_plan = what
             rec["observed"] = _observed(obs)
-        return judge(m, b, obs, runner.info().capabilities), obs
+        return judge(m, b, self._set_aside(obs, m, rec), runner.info().capabilities), obs
+
+    def _set_aside(self, obs: Observation, m: Manifest, rec: dict[str, Any]) -> Observation:
+        """The observation without the exports this toolchain's allowances name (and the case
+        does not list); what was set aside, and why, goes into the record."""
+        if not self._allowances or obs.exports is None:
+            return obs
+        patterns = [p for a in self._allowances for p in a.extra_exports]
+        wanted = m.exports or {}
+        aside = [n for n in obs.exports
+                 if n not in wanted and any(fnmatchcase(n, p) for p in patterns)]
+        if not aside:
+            return obs
+        rec["allowance"] = {"exports": aside, "reason": self._allowances[0].reason,
+                            "link": self._allowances[0].link, "line": self._allowances[0].line}
+        return dataclasses.replace(obs, exports={n: t for n, t in obs.exports.items()
+                                                 if n not in aside})
 
     def _prefetch_siblings(self, st: State, m: Manifest, b: BuildResult) -> None:
         """Start this case's plan on every other engine this session runs it on, so the engines
