@@ -98,18 +98,24 @@ def identity(rec: Record) -> str:
     return json.dumps(compared(rec), sort_keys=True, default=str)
 
 
-def release_key(label: str) -> tuple[int, int, int, int, str]:
-    """Toolchain labels in release order: go1.24.3 < go1.24.13 < go1.27rc1 < go1.27.3 <
+def release_key(label: str) -> tuple[Any, ...]:
+    """Toolchain labels grouped by compiler (gc, then TinyGo), then target (wasip1, then js:
+    ``go1.27.3-js``), each in release order: go1.24.3 < go1.24.13 < go1.27rc1 < go1.27.3 <
     devel-go1.28-… ; anything else after them, by name."""
-    m = re.match(r"^(?:devel-)?go(\d+)\.(\d+)(?:\.(\d+)|(?:rc|beta)(\d+))?", label)
+    target = 1 if label.endswith("-js") else 0
+    base = label.removesuffix("-js")
+    t = re.match(r"^tinygo(\d+)\.(\d+)(?:\.(\d+))?", base)
+    if t:
+        return (1, target, int(t.group(1)), int(t.group(2)), int(t.group(3) or 0), 0, label)
+    m = re.match(r"^(?:devel-)?go(\d+)\.(\d+)(?:\.(\d+)|(?:rc|beta)(\d+))?", base)
     if not m:
-        return (1 << 30, 0, 0, 0, label)
+        return (2, target, 1 << 30, 0, 0, 0, label)
     major, minor = int(m.group(1)), int(m.group(2))
-    if label.startswith("devel-"):
-        return (major, minor, -1, -1, label)  # newer than every release of the previous minor
+    if base.startswith("devel-"):
+        return (0, target, major, minor, -1, -1, label)  # newer than every release of the previous minor
     if m.group(4) is not None:  # a pre-release: before the minor's first release
-        return (major, minor, 0, int(m.group(4)) - 1000, label)
-    return (major, minor, int(m.group(3) or 0), 0, label)
+        return (0, target, major, minor, 0, int(m.group(4)) - 1000, label)
+    return (0, target, major, minor, int(m.group(3) or 0), 0, label)
 
 
 def version_key(version: str | None) -> tuple[Any, ...]:

@@ -9,7 +9,9 @@ the sources and ``cargo --version``.
 
 Two engines share the binary: ``wasmer`` compiles with Cranelift (the default) and
 ``wasmer-singlepass`` with Singlepass (``--compiler singlepass``), each with its own disk cache
-directory of compiled modules.
+directory of compiled modules. The third, ``wasmer-llvm`` (``--compiler llvm``), runs a second
+binary of the same sources built with the ``llvm`` feature, which needs LLVM 22's development
+packages (llvm.py); it is built only when ``wasmer-llvm`` is asked for.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from pathlib import Path
 from harness import cachedir
 from harness.runner import RunnerProcess
 from runners import cargo
+from runners.wasmer import llvm
 
 NAME = "wasmer"
 SINGLEPASS = "wasmer-singlepass"
+LLVM = llvm.NAME
 CONFIGURATIONS = {
     NAME: "Cranelift (the default)",
     SINGLEPASS: "Singlepass, wasmer's single-pass compiler",
+    LLVM: "LLVM, wasmer's optimising compiler (a separate binary; needs LLVM 22's -dev packages)",
 }
-COMPILERS = {NAME: "cranelift", SINGLEPASS: "singlepass"}
+COMPILERS = {NAME: "cranelift", SINGLEPASS: "singlepass", LLVM: "llvm"}
 INSTALL = cargo.INSTALL
 HOST = Path(__file__).resolve().parent / "host"
 BINARY = "wasmexport-wasmer-runner"
@@ -37,6 +42,6 @@ def make_runner(name: str = NAME) -> RunnerProcess:
     hash has none yet."""
     if name not in COMPILERS:
         raise ValueError(f"unknown wasmer configuration {name!r}; known: {', '.join(COMPILERS)}")
-    binary = cargo.built_binary(NAME, HOST, BINARY)
+    binary = llvm.built_binary(HOST) if name == LLVM else cargo.built_binary(NAME, HOST, BINARY)
     return RunnerProcess(name, [str(binary), "--cache", str(cachedir.sub("compiled-wasmer")),
                                 "--compiler", COMPILERS[name]])

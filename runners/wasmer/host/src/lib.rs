@@ -1,8 +1,14 @@
 //! The wasmer runner: executes plans with the Wasmer engine and reports observations.
 //!
+//! A library with two binaries: `wasmexport-wasmer-runner` (src/main.rs) and, built with the
+//! `llvm` feature, `wasmexport-wasmer-llvm-runner` (src/bin), both calling [`main`].
+//!
 //! Speaks runners/PROTOCOL.md on stdin/stdout: a hello line, then one observation line per
 //! plan line. It never judges. Run as `wasmexport-wasmer-runner --cache DIR [--compiler C]`, C
-//! `cranelift` (the default; engine `wasmer`) or `singlepass` (engine `wasmer-singlepass`).
+//! `cranelift` (the default; engine `wasmer`) or `singlepass` (engine `wasmer-singlepass`). The
+//! binary built with the `llvm` feature (`wasmexport-wasmer-llvm-runner`) also takes `llvm`
+//! (engine `wasmer-llvm`: wasmer's LLVM compiler at its default settings, optimisation level
+//! `Aggressive`, one compile thread per core).
 //!
 //! `wasmexport-wasmer-runner [--cache DIR] [--compiler C] --bench PLANS.jsonl [--repeat N]` (N default 5) is
 //! the bare in-process loop over a file of plans (one plan per line, as the harness sends them):
@@ -13,7 +19,7 @@
 //! memory unless `WASMEXPORT_MODULE_CACHE_MB` is set.
 //!
 //! Configured the way an embedder of the `wasmer` and `wasmer-wasix` crates would:
-//! - the sys backend with Cranelift or Singlepass; compiled modules cached on disk with
+//! - the sys backend with Cranelift, Singlepass or LLVM; compiled modules cached on disk with
 //!   `Module::serialize` (keyed by the module's SHA-256, the wasmer version and the compiler:
 //!   a directory per version and compiler) and in memory, each with its own
 //!   engine, least-recently-used dropped past `WASMEXPORT_MODULE_CACHE_MB` (default 256;
@@ -50,13 +56,15 @@ mod run;
 mod timeout;
 mod values;
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmexport_runner_shared::bench;
 use wasmexport_runner_shared::protocol::{flag, panic_message, send};
 
 use serde_json::{Value as Json, json};
+#[cfg(feature = "llvm")]
+use wasmer::sys::LLVM;
 use wasmer::sys::{CompilerConfig, Cranelift, Singlepass};
 use wasmer::{Engine, Module, wasmparser::Operator};
 use wasmer_middlewares::Metering;
@@ -86,6 +94,8 @@ const CAPABILITIES: [&str; 9] = [
 pub enum Compiler {
     Cranelift,
     Singlepass,
+    #[cfg(feature = "llvm")]
+    Llvm,
 }
 
 impl Compiler {
@@ -93,7 +103,11 @@ impl Compiler {
         match name {
             None | Some("cranelift") => Ok(Compiler::Cranelift),
             Some("singlepass") => Ok(Compiler::Singlepass),
-            Some(other) => Err(format!("unknown --compiler {other:?} (cranelift, singlepass)")),
+            #[cfg(feature = "llvm")]
+            Some("llvm") => Ok(Compiler::Llvm),
+            #[cfg(not(feature = "llvm"))]
+            Some("llvm") => Err("this binary has no LLVM compiler (built without the llvm feature)".into()),
+            Some(other) => Err(format!("unknown --compiler {other:?} (cranelift, singlepass, llvm)")),
         }
     }
 
@@ -102,6 +116,8 @@ impl Compiler {
         match self {
             Compiler::Cranelift => "cranelift",
             Compiler::Singlepass => "singlepass",
+            #[cfg(feature = "llvm")]
+            Compiler::Llvm => "llvm",
         }
     }
 
@@ -110,6 +126,8 @@ impl Compiler {
         match self {
             Compiler::Cranelift => "wasmer",
             Compiler::Singlepass => "wasmer-singlepass",
+            #[cfg(feature = "llvm")]
+            Compiler::Llvm => "wasmer-llvm",
         }
     }
 
@@ -117,8 +135,19 @@ impl Compiler {
         match self {
             Compiler::Cranelift => wasmer_types::VERSION.to_string(),
             Compiler::Singlepass => format!("{} (Singlepass)", wasmer_types::VERSION),
+            #[cfg(feature = "llvm")]
+            Compiler::Llvm => format!("{} (LLVM {})", wasmer_types::VERSION, llvm_version()),
         }
     }
+}
+
+/// The version of the LLVM library linked in, `major.minor.patch`.
+#[cfg(feature = "llvm")]
+fn llvm_version() -> String {
+    let (mut major, mut minor, mut patch) = (0, 0, 0);
+    // SAFETY: LLVMGetVersion only writes the three integers.
+    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    format!("{major}.{minor}.{patch}")
 }
 
 struct Runner {
@@ -143,6 +172,8 @@ fn engine(compiler: Compiler, fuel: bool) -> Engine {
     match compiler {
         Compiler::Cranelift => with_fuel(Cranelift::default(), fuel),
         Compiler::Singlepass => with_fuel(Singlepass::default(), fuel),
+        #[cfg(feature = "llvm")]
+        Compiler::Llvm => with_fuel(LLVM::default(), fuel),
     }
 }
 
@@ -256,7 +287,8 @@ fn observe(runner: &mut Runner, plan: &Json) -> Json {
     }
 }
 
-fn main() {
+/// The program: the protocol loop, or with `--bench` the bench loop (the crate docs).
+pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     let cache = flag(&args, "--cache").map(PathBuf::from);
     let compiler = Compiler::parse(flag(&args, "--compiler")).unwrap_or_else(|e| {
