@@ -22,6 +22,7 @@ from harness.toolchains import DEFAULT as DEFAULT_GO
 from harness.toolchains import Toolchain
 from harness.yamlsrc import YamlError
 from reports import summary
+from suites import generated
 from suites.items import (
     AGREEMENT,
     CaseItem,
@@ -59,6 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "directory (default: reports/out/results.jsonl)")
     g.addoption("--report-html", default="", metavar="FILE",
                 help="also write the HTML report of this run's results to FILE, pass or fail")
+    g.addoption("--generated", default="", metavar="SEED[:COUNT]|SEED/N", help=generated.OPTION_HELP)
     g.addoption("--require-clean", action="store_true",
                 help="exit 1 unless the run is clean: besides failures, also when nothing passed "
                      "or an engine or toolchain was unavailable (CI)")
@@ -116,6 +118,8 @@ def _runs_cases(config: pytest.Config) -> bool:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name == "schema.json":  # stands in for the generated cases (--generated)
+        return generated.collect(file_path, parent)
     if file_path.suffix not in (".yaml", ".yml"):
         return None
     root = manifest_root(file_path)
