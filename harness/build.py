@@ -1,9 +1,16 @@
-"""Building a case with a real Go toolchain, behind a content-addressed cache.
+"""Building a case with a real Go toolchain (gc or TinyGo), behind a content-addressed cache.
 
 The key is a hash of everything that can change the output: the files, the build mode, the
-flags, the environment the harness sets and the toolchain's ``go version`` line. A hit (module or
+flags, the target (GOOS wasip1 or js), the environment the harness sets and the toolchain's
+version line; for TinyGo also its scheduler and the target file's content. A hit (module or
 remembered failure) costs a file read; a warm re-run builds nothing. Builds are safe to run in
-parallel threads (each is a `go` process; they share one GOCACHE; results land by atomic rename).
+parallel threads (each is a `go` or `tinygo` process; they share their caches; results land by
+atomic rename).
+
+TinyGo builds with ``tinygo build -target=<file> [-buildmode=c-shared] -scheduler=<s>
+-no-debug``. ``-no-debug`` drops DWARF, which gc's wasm modules do not carry either and which
+would record the temporary build directory (TinyGo has no ``-trimpath``); the name section stays.
+A manifest's ``program.flags`` are gc flags; see `tinygo_flags` for what they become.
 """
 
 from __future__ import annotations
@@ -20,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harness import cachedir, isolation
+from harness import cachedir, isolation, tinygo
 from harness.manifest import Manifest
-from harness.toolchains import Toolchain
+from harness.toolchains import Toolchain, goroot
 
 MODULE_PATH = "wasmcase"
 GO_MOD = f"module {MODULE_PATH}\n\ngo 1.24\n"
@@ -54,12 +61,14 @@ class BuildResult:
     cached: bool
 
 
-def _env(tc: Toolchain, home: Path) -> dict[str, str]:
+def _env(tc: Toolchain, home: Path, target: str = "wasip1") -> dict[str, str]:
     """Exactly the environment a build sees: nothing of the user's Go settings leaks in."""
+    if tc.tinygo is not None:
+        return tinygo.build_env(tc.tinygo, goroot(tc.binary), home)
     return {
         "PATH": f"{tc.binary.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(home),
-        "GOOS": "wasip1",
+        "GOOS": target,
         "GOARCH": "wasm",
         "GOPROXY": "off",
         "GOTOOLCHAIN": "local",
@@ -73,14 +82,46 @@ def _env(tc: Toolchain, home: Path) -> dict[str, str]:
     }
 
 
-def _command(m: Manifest) -> list[str]:
+def _command(m: Manifest, tc: Toolchain, *, for_key: bool = False) -> list[str]:
+    """The build command; `for_key` names TinyGo's binary and target file by role, not path."""
     bad = [p for p in map(isolation.flag_problem, m.flags) if p]
     if bad:  # the manifest loader refuses these already; a Manifest made otherwise must not pass
         raise ValueError(bad[0])
-    cmd = ["go", "build", "-trimpath"]
-    if m.mode == "reactor":
-        cmd.append("-buildmode=c-shared")
-    return [*cmd, *m.flags, "-o", "module.wasm", "."]
+    mode = ["-buildmode=c-shared"] if m.mode == "reactor" else []
+    if tc.tinygo is None:
+        return ["go", "build", "-trimpath", *mode, *m.flags, "-o", "module.wasm", "."]
+    binary = "tinygo" if for_key else str(tc.tinygo.binary)
+    target = m.target if for_key else str(tc.tinygo.target_file(m.target))
+    flags, _ = tinygo_flags(m.flags)
+    return [binary, "build", f"-target={target}", *mode, f"-scheduler={tc.scheduler}", "-no-debug",
+            *flags, "-o", "module.wasm", "."]
+
+
+def tinygo_flags(flags: tuple[str, ...]) -> tuple[list[str], str | None]:
+    """A manifest's gc flags for TinyGo: (the flags to pass, why the build is refused or None).
+
+    ``-tags`` and ``-ldflags=-X name=value`` mean the same to TinyGo and pass through; ``-a``
+    (rebuild everything), ``-buildvcs=false`` (TinyGo stamps no VCS information) and ``-w`` (no
+    DWARF: TinyGo builds here always have none) change nothing and are dropped. ``-v``,
+    ``-gcflags`` and ``-ldflags=-s`` have no TinyGo equivalent: such a case is not built, and
+    its build outcome is an error saying so."""
+    out: list[str] = []
+    for flag in flags:
+        name, _, value = flag.partition("=")
+        name = "-" + name.lstrip("-")
+        if name in ("-a", "-buildvcs"):
+            continue
+        if name == "-tags":
+            out.append(flag)
+        elif name == "-ldflags":
+            words = [w for w in value.removeprefix("all=").split() if w != "-w"]
+            if "-s" in words:
+                return out, f"{flag}: TinyGo has no -s (its -ldflags takes only -X)"
+            if words:
+                out.append("-ldflags=" + " ".join(words))
+        else:
+            return out, f"{flag}: TinyGo has no equivalent of this gc flag"
+    return out, None
 
 
 def _files(m: Manifest) -> dict[str, str]:
@@ -89,16 +130,31 @@ def _files(m: Manifest) -> dict[str, str]:
     return files
 
 
+_PATHS = ("PATH", "HOME", "GOCACHE", "GOPATH", "GOROOT", "TINYGOROOT", "WASMOPT", "XDG_CACHE_HOME")
+
+
 def build_key(m: Manifest, tc: Toolchain) -> str:
-    """The cache key: sources, mode, flags, build environment and toolchain identity."""
-    env = {k: v for k, v in _env(tc, Path("~")).items() if k not in ("PATH", "HOME", "GOCACHE", "GOPATH")}
-    doc = {"v": KEY_VERSION, "files": sorted(_files(m).items()), "cmd": _command(m), "env": env,
-           "toolchain": tc.version_line}
+    """The cache key: sources, mode, flags, target, build environment and toolchain identity
+    (gc's target is its GOOS, in the environment)."""
+    env = {k: v for k, v in _env(tc, Path("~"), m.target).items() if k not in _PATHS}
+    doc: dict[str, object] = {"v": KEY_VERSION, "files": sorted(_files(m).items()),
+                              "cmd": _command(m, tc, for_key=True), "env": env,
+                              "toolchain": tc.version_line}
+    if tc.tinygo is not None:
+        doc.update(family=tc.family, scheduler=tc.scheduler, target=m.target, flags=m.flags,
+                   target_file=_target_file(m, tc))
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
+def _target_file(m: Manifest, tc: Toolchain) -> str:
+    assert tc.tinygo is not None
+    path = tc.tinygo.target_file(m.target)
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
 def parse_diagnostics(output: str) -> tuple[Diagnostic, ...]:
-    """Positioned compiler/linker messages from `go build` output, in order."""
+    """Positioned compiler/linker messages from `go build` or `tinygo build` output, in order
+    (both print ``file.go:line:col: message``, relative to the case)."""
     out = []
     for line in output.splitlines():
         m = _DIAG.match(line.strip())
@@ -148,6 +204,25 @@ def build(m: Manifest, tc: Toolchain) -> BuildResult:
         return hit if hit is not None else _build(m, tc, key, where)
 
 
+def _run(m: Manifest, tc: Toolchain, src: Path) -> tuple[int, str]:
+    """Run the build in `src`: (exit status, output with `src` itself shown as ``.``)."""
+    refused = None
+    if m.target not in tc.targets:
+        refused = f"{tc.name} does not build for GOOS={m.target}"
+    elif tc.tinygo is not None:
+        refused = tinygo_flags(m.flags)[1]
+    if refused is not None:
+        return 1, f"{tc.name}: not built: {refused}\n"
+    try:
+        proc = subprocess.run(
+            _command(m, tc), cwd=src, env=_env(tc, src, m.target), capture_output=True,
+            text=True, timeout=BUILD_TIMEOUT_S, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return -1, f"{_command(m, tc, for_key=True)[0]} build did not finish in {BUILD_TIMEOUT_S} s"
+    return proc.returncode, (proc.stdout + proc.stderr).replace(f"{src}/", "./")
+
+
 def _build(m: Manifest, tc: Toolchain, key: str, where: Path) -> BuildResult:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wasmcase-") as tmp:
@@ -155,14 +230,7 @@ def _build(m: Manifest, tc: Toolchain, key: str, where: Path) -> BuildResult:
         for name, body in _files(m).items():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             (src / name).write_text(body, encoding="utf-8")
-        try:
-            proc = subprocess.run(
-                _command(m), cwd=src, env=_env(tc, src), capture_output=True, text=True,
-                timeout=BUILD_TIMEOUT_S, check=False,
-            )
-            returncode, output = proc.returncode, proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired:
-            returncode, output = -1, f"go build did not finish in {BUILD_TIMEOUT_S} s"
+        returncode, output = _run(m, tc, src)
         outcome = classify(returncode, output)
         staged = Path(tempfile.mkdtemp(dir=where.parent, prefix=f".{key[:8]}-"))
         sha = None

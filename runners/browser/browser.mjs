@@ -135,9 +135,13 @@ export class Browser {
     this.fail(new Error(this.dead));
   }
 
-  /** window.runPlan(plan, moduleUrl) in the page, the plan as its JSON text: the observation. */
-  async runPlan(planText, moduleUrl) {
-    const text = this.page.evaluate((p, u) => window.runPlan(JSON.parse(p), u), planText, moduleUrl);
+  /**
+   * window.runPlan(plan, moduleUrl, wasmExecUrl) in the page, the plan as its JSON text (the
+   * last URL only for a js plan): the observation.
+   */
+  async runPlan(planText, moduleUrl, wasmExecUrl = null) {
+    const text = this.page.evaluate((p, u, w) => window.runPlan(JSON.parse(p), u, w), planText,
+      moduleUrl, wasmExecUrl);
     return JSON.parse(await Promise.race([text, this.lost]));
   }
 

@@ -15,8 +15,13 @@
  *   declared maximum (runners/js/wasm.mjs); values move as bits through Wasm trampolines.
  * - Compiled modules are cached in the page by sha256, within WASMEXPORT_MODULE_CACHE_MB
  *   (default 256), and are lost when the browser restarts.
+ * - js plans (Go's js/wasm target): this process reads the plan's wasm_exec.js and checks its
+ *   SHA-256, the server offers those bytes to the page while the plan runs, and a worker of
+ *   the plan's own imports them (page/goworker.mjs, which says what the guest can reach).
  */
 
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import process from 'node:process';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -25,7 +30,7 @@ import { Server } from './server.mjs';
 
 const PROTOCOL = 3;
 const CAPABILITIES = ['host_imports', 'command_mode', 'exact_f32', 'export_types', 'import_types',
-  'memory_types', 'memory_limit', 'timeout'];
+  'memory_types', 'memory_limit', 'timeout', 'go_js'];
 const ENGINES = { firefox: 'Firefox, SpiderMonkey', chromium: 'Chromium, V8' };
 // The harness allows 60 s plus 1.5 x the step timeouts; answer (and restart) well before.
 const GUARD_BASE_MS = 40_000;
@@ -74,12 +79,26 @@ async function ready() {
   return browser;
 }
 
+/** A js plan's wasm_exec.js, read and checked against the plan's SHA-256. */
+function wasmExec({ wasm_exec: file, wasm_exec_sha256: sha256 }) {
+  const bytes = fs.readFileSync(file);
+  const got = createHash('sha256').update(bytes).digest('hex');
+  if (got !== sha256) throw new Error(`${file} has SHA-256 ${got}, not the plan's ${sha256}`);
+  return bytes;
+}
+
 async function run(plan, line) {
+  if (!['wasip1', 'js'].includes(plan.target ?? 'wasip1')) {
+    throw new Error(`unknown target '${plan.target}': this runner runs wasip1 and js plans`);
+  }
+  const script = plan.target === 'js' ? wasmExec(plan.go_js) : null;
   const b = await ready();
   const moduleUrl = server.offer(plan.module.path);
+  const scriptUrl = script && server.offer(plan.go_js.wasm_exec, script);
   const stepsMs = plan.steps.reduce((n, s) => n + s.timeout_ms, 0);
   try {
-    return await within(b.runPlan(line, moduleUrl), GUARD_BASE_MS + 1.5 * stepsMs, 'the page');
+    return await within(b.runPlan(line, moduleUrl, scriptUrl), GUARD_BASE_MS + 1.5 * stepsMs,
+      'the page');
   } catch (e) {
     b.die(`the plan failed: ${e.message}`);
     const why = b.dead;
@@ -89,6 +108,7 @@ async function run(plan, line) {
       error: `the browser failed while running the plan (${why}); it is restarted for the next` };
   } finally {
     server.revoke(moduleUrl);
+    if (scriptUrl) server.revoke(scriptUrl);
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * The loopback HTTP server the browser's page is loaded from (127.0.0.1, a port the system
  * picks): the page's files (page/), the two platform-free modules it shares with the Node/Deno/
- * Bun runner (runners/js/values.mjs and wasm.mjs), and each plan's module under a random token
- * that is valid only while its plan runs. Nothing else is served.
+ * Bun runner (runners/js/values.mjs and wasm.mjs), and each plan's module (and a js plan's
+ * wasm_exec.js, as checked by the runner) under a random token that is valid only while its plan
+ * runs. Nothing else is served.
  *
  * Every response isolates the page (COOP same-origin + COEP require-corp: SharedArrayBuffer and
  * Atomics.wait in the worker need it) and forbids any other origin (CSP `default-src 'self'`).
@@ -48,10 +49,13 @@ export class Server {
     return this.origin;
   }
 
-  /** A URL path serving the file at `file` until `revoke` is called with it. */
-  offer(file) {
+  /**
+   * A URL path serving the file at `file` as a Wasm module until `revoke` is called with it;
+   * or, given `script` (bytes), those bytes as JavaScript (a js plan's wasm_exec.js).
+   */
+  offer(file, script = null) {
     const url = `/module/${randomBytes(16).toString('hex')}`;
-    this.modules.set(url, file);
+    this.modules.set(url, { file, script });
     return url;
   }
 
@@ -70,8 +74,12 @@ export class Server {
       return;
     }
     const module = this.modules.get(url.pathname);
+    if (module?.script) {
+      send(200, 'text/javascript; charset=utf-8', module.script);
+      return;
+    }
     if (module !== undefined) {
-      fs.readFile(module, (err, data) => {
+      fs.readFile(module.file, (err, data) => {
         if (err) send(404, 'text/plain', err.message); // the page reports it as the load failure
         else send(200, 'application/wasm', data);
       });

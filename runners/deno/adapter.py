@@ -14,6 +14,7 @@ from harness.runner import RunnerProcess
 from runners.js import HOST, npm
 
 NAME = "deno"
+TARGETS = ("wasip1", "js")  # js: Go's wasm_exec.js in a realm of its own (runners/js/gojs.mjs)
 INSTALL = npm.INSTALL.format(engine="deno")
 
 

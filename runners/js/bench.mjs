@@ -21,11 +21,12 @@
 import fs from 'node:fs';
 import process from 'node:process';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { handler, moduleCache } from './instance.mjs';
+import { moduleCache } from './instance.mjs';
 import { budgetSetting } from './modcache.mjs';
 import { execute } from './observe.mjs';
 import { ENGINE, EXECUTOR_IN_WORKER } from './platform.mjs';
 import { discard, executor } from './remote.mjs';
+import { handler } from './requests.mjs';
 
 const USAGE = 'usage: <runner> --bench PLANS.jsonl [--repeat N]';
 
@@ -37,14 +38,14 @@ class LocalExecutor {
     this.ready = Promise.resolve({ reply: { op: 'ready' } });
   }
 
-  request(msg) {
+  async request(msg) {
     let reply;
     try {
-      reply = this.answer(msg);
+      reply = await this.answer(msg);
     } catch (e) {
       reply = { op: 'failed', error: String(e?.stack ?? e) };
     }
-    return Promise.resolve({ reply });
+    return { reply };
   }
 
   tell(msg) {

@@ -1,5 +1,5 @@
 /**
- * The executor: answers the host's requests (instance.mjs) in the executor process
+ * The executor: answers the host's requests (requests.mjs) in the executor process
  * (child.mjs), so the host can stop it when a step times out.
  *
  * Requests in (JSON lines: stdin, or forwarded by child.mjs to this thread): {op: 'load', plan},
@@ -14,7 +14,7 @@ import process from 'node:process';
 import readline from 'node:readline';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { writeFrame, writeMessage } from './frames.mjs';
-import { handler } from './instance.mjs';
+import { handler } from './requests.mjs';
 
 // fd 1 carries the frames: nothing here may print to it, whatever the engine does with a
 // worker's console.
@@ -24,12 +24,15 @@ console.debug = console.error;
 
 const answer = handler(writeFrame);
 
+const failed = (e) => writeMessage({ op: 'failed', error: String(e?.stack ?? e) });
+
 function handle(line) {
   try {
     const reply = answer(JSON.parse(line));
-    if (reply) writeMessage(reply);
+    if (reply instanceof Promise) reply.then(writeMessage, failed); // a js plan's run step
+    else if (reply) writeMessage(reply);
   } catch (e) {
-    writeMessage({ op: 'failed', error: String(e?.stack ?? e) });
+    failed(e);
   }
 }
 

@@ -48,6 +48,10 @@
  *   module compiles it once. Nothing is kept on disk: these engines cannot serialize a module.
  * - The Wasm stack is the engine's default for the executor's thread, not tuned: 4 MiB in a
  *   Node worker, V8's 984 KiB in a Deno worker, JavaScriptCore's 5 MiB on Bun's main thread.
+ * - js plans (Go's js/wasm target, capability go_js): the module runs with the Go class of the
+ *   plan's own wasm_exec.js in a fresh node:vm realm per plan that holds nothing of the host
+ *   (gojs.mjs, gojs-prelude.js); a `run` step starts go.run and waits for Go's timers
+ *   (gorun.mjs). Everything above holds for them too, on the memory exported as `mem`.
  */
 
 import process from 'node:process';
@@ -58,7 +62,7 @@ import { ENGINE, engineVersion } from './platform.mjs';
 import { discard, executor } from './remote.mjs';
 
 const CAPABILITIES = ['host_imports', 'command_mode', 'exact_f32', 'export_types', 'import_types',
-  'memory_types', 'memory_limit', 'timeout'];
+  'memory_types', 'memory_limit', 'timeout', 'go_js'];
 
 function send(doc) {
   process.stdout.write(`${JSON.stringify(doc)}\n`);

@@ -1,9 +1,7 @@
 /**
- * One plan's instance and its steps, and the requests that drive them: what the executor
- * (executor.mjs) runs for the host, and what bench mode (bench.mjs) runs in-process.
- *
- * Requests: {op: 'load', plan}, {op: 'step', index}, {op: 'unload'}. Replies: {op: 'loaded',
- * load, exports, imports} and {op: 'stepped', step}; 'unload' has none.
+ * One plan's instance and its steps: what the executor (executor.mjs) runs for the host, and
+ * what bench mode (bench.mjs) runs in-process, through requests.mjs. `Run` is a wasip1 plan;
+ * gorun.mjs's `GoRun` extends it for js plans.
  */
 
 import { Buffer } from 'node:buffer';
@@ -15,7 +13,7 @@ import { decode, encode, fromJs, resultsFromJs, resultsToJs, toJs } from './valu
 import { callTrampoline, capMemory, hostTrampoline, PAGE, parseModule } from './wasm.mjs';
 
 /** proc_exit: unwinds the guest like a trap and becomes outcome `exit`. */
-class ExitError extends Error {
+export class ExitError extends Error {
   constructor(code) {
     super(`exit status ${code}`);
     this.code = code;
@@ -23,19 +21,19 @@ class ExitError extends Error {
 }
 
 /** A host function failing on purpose (the `trap` op) or on a bad memory access. */
-class HostTrap extends Error {}
+export class HostTrap extends Error {}
 
 /** A write or read step outside the guest's memory: a trap, as a guest access would be. */
-class OutOfBounds extends Error {}
+export class OutOfBounds extends Error {}
 
 /** A step that cannot be attempted (outcome `error`): no such export, an unbound name, ... */
-class StepError extends Error {}
+export class StepError extends Error {}
 
 /** sha256 + memory cap -> {module, info, tooSmall}, for as long as this process lives. */
 export const moduleCache = new ModuleCache();
 const trampolines = new Map(); // kind + signature -> compiled trampoline module
 
-function trampolineModule(kind, sig) {
+export function trampolineModule(kind, sig) {
   const key = `${kind}:${sig.params}->${sig.results}`;
   if (!trampolines.has(key)) {
     const make = kind === 'call' ? callTrampoline : hostTrampoline;
@@ -49,7 +47,7 @@ function trampolineModule(kind, sig) {
  * engine refuses is kept as its CompileError (the same bytes fail the same way). Throws that
  * error, or the error reading the file (not kept).
  */
-function compile(plan) {
+export function compile(plan) {
   const pages = plan.limits?.memory_bytes ? Math.floor(plan.limits.memory_bytes / PAGE) : null;
   const compiled = moduleCache.get(`${plan.module.sha256}:${pages}`, () => {
     const original = fs.readFileSync(plan.module.path);
@@ -68,15 +66,18 @@ function compile(plan) {
   return compiled;
 }
 
-/** Classify an error thrown out of a Wasm call as a step outcome. */
-function outcomeOf(err) {
+/**
+ * Classify an error thrown out of a Wasm call as a step outcome; `kindOf` names the trap kind
+ * of an error that is no error of the runner's own (null: not a trap).
+ */
+export function outcomeOf(err, kindOf = trapKind) {
   if (err instanceof ExitError) return { outcome: 'exit', code: err.code, message: err.message };
   const message = String(err?.message ?? err);
   if (err instanceof StepError) return { outcome: 'error', message };
   if (err instanceof OutOfBounds) return { outcome: 'trap', trap: 'memory_out_of_bounds', message };
   if (err instanceof HostTrap) return { outcome: 'trap', trap: 'host_error', message };
   // Anything else a host function threw (not a Wasm trap) fails the call as a host error.
-  return { outcome: 'trap', trap: trapKind(err) ?? 'host_error', message };
+  return { outcome: 'trap', trap: kindOf(err) ?? 'host_error', message };
 }
 
 /** One plan: its instance and the current step's trace. */
@@ -87,14 +88,18 @@ export class Run {
     this.emit = emit;
     this.trace = [];
     this.bindings = new Map(); // name -> raw value, bound by call steps of this plan
-    // The engine's WASI gets /dev/null for all three streams: reads from fd 0 and writes to
-    // fd 1 and fd 2 never reach it (guestio.mjs answers them).
-    this.fds = [fs.openSync('/dev/null', 'r'), fs.openSync('/dev/null', 'w'),
-      fs.openSync('/dev/null', 'w')];
+    this.fds = [];
+    this.memoryExport = 'memory'; // the exported memory write and read steps and ops use
   }
 
   close() {
     for (const fd of this.fds) fs.closeSync(fd);
+    this.fds = [];
+  }
+
+  /** The outcome of `err`, thrown out of a Wasm call or a step. */
+  classify(err) {
+    return outcomeOf(err);
   }
 
   load() {
@@ -116,6 +121,10 @@ export class Run {
         + `more than the limit of ${tooSmall.limit} pages`;
       return { load: { ok: false, stage: 'instantiate', message }, ...reflected };
     }
+    // The engine's WASI gets /dev/null for all three streams: reads from fd 0 and writes to
+    // fd 1 and fd 2 never reach it (guestio.mjs answers them).
+    this.fds = [fs.openSync('/dev/null', 'r'), fs.openSync('/dev/null', 'w'),
+      fs.openSync('/dev/null', 'w')];
     const [stdin, stdout, stderr] = this.fds;
     const wasi = makeWasi({ args: this.plan.wasi.args, stdin, stdout, stderr, emit: this.emit });
     const memory = () => this.guestMemory();
@@ -141,16 +150,15 @@ export class Run {
       return { load: { ok: false, stage: 'instantiate', message: String(e?.message ?? e) },
         ...reflected };
     }
-    if (this.instance.exports.memory instanceof WebAssembly.Memory) {
-      wasi.bindMemory(this.instance.exports.memory);
-    }
+    this.exports = this.instance.exports;
+    if (this.exports.memory instanceof WebAssembly.Memory) wasi.bindMemory(this.exports.memory);
     this.callers = new Map();
     return { load: { ok: true }, ...reflected };
   }
 
-  /** The instance's exported memory named `memory`, or undefined. */
+  /** The instance's exported memory (`memoryExport`), or undefined: its `buffer` is read. */
   guestMemory() {
-    const mem = this.instance?.exports.memory;
+    const mem = this.exports?.[this.memoryExport];
     return mem instanceof WebAssembly.Memory ? mem : undefined;
   }
 
@@ -166,15 +174,23 @@ export class Run {
   call(name, args) {
     const sig = this.signatures.get(name);
     if (!this.callers.has(name)) {
-      const imports = { t: { f: this.instance.exports[name] } };
+      const imports = { t: { f: this.exports[name] } };
       this.callers.set(name, new WebAssembly.Instance(trampolineModule('call', sig), imports).exports.fn);
     }
     return resultsFromJs(sig.results, this.callers.get(name)(...args.map(toJs)));
   }
 
+  /** Host function `spec` as a Wasm function (through a trampoline: values move as bits). */
   hostFunction(spec) {
+    const sig = { params: spec.params, results: spec.results };
+    const imports = { t: { f: this.hostCall(spec) } };
+    return new WebAssembly.Instance(trampolineModule('host', sig), imports).exports.fn;
+  }
+
+  /** The protocol's host-function interpreter for `spec`, as the JS function a trampoline calls. */
+  hostCall(spec) {
     const name = `${spec.module}.${spec.name}`;
-    const js = (...jsArgs) => {
+    return (...jsArgs) => {
       const params = spec.params.map((t, i) => fromJs(t, jsArgs[i]));
       this.trace.push({ ev: 'import', name, args: params.map(encode) });
       let last = [];
@@ -210,8 +226,6 @@ export class Run {
       this.trace.push({ ev: 'import_return', values: results.map(encode) });
       return resultsToJs(results);
     };
-    const sig = { params: spec.params, results: spec.results };
-    return new WebAssembly.Instance(trampolineModule('host', sig), { t: { f: js } }).exports.fn;
   }
 
   nested(name, args) {
@@ -223,7 +237,7 @@ export class Run {
       out = this.call(name, args);
     } catch (e) {
       if (e instanceof ExitError) this.trace.push({ ev: 'export_exit', code: e.code });
-      else this.trace.push({ ev: 'export_trap', kind: outcomeOf(e).trap });
+      else this.trace.push({ ev: 'export_trap', kind: this.classify(e).trap });
       throw e;
     }
     this.trace.push({ ev: 'export_return', values: out.map(encode) });
@@ -232,8 +246,8 @@ export class Run {
 
   /** A live view of guest memory [ptr, ptr+len), or a HostTrap. */
   memory(ptr, len) {
-    const mem = this.instance.exports.memory;
-    if (!(mem instanceof WebAssembly.Memory)) throw new HostTrap('the guest exports no memory');
+    const mem = this.guestMemory();
+    if (!mem) throw new HostTrap('the guest exports no memory');
     const size = BigInt(mem.buffer.byteLength);
     if (ptr + len > size) {
       throw new HostTrap(`memory access [${ptr}, ${ptr + len}) is outside the ${size}-byte memory`);
@@ -260,7 +274,7 @@ export class Run {
   /** A live view of [ptr, ptr+len) of the exported memory, for a write or read step. */
   stepMemory(ptr, len) {
     const mem = this.guestMemory();
-    if (!mem) throw new StepError("the instance exports no memory named 'memory'");
+    if (!mem) throw new StepError(`the instance exports no memory named '${this.memoryExport}'`);
     const size = BigInt(mem.buffer.byteLength);
     if (ptr + len > size) {
       const range = `[${ptr}, ${ptr + len})`;
@@ -271,6 +285,7 @@ export class Run {
 
   /** Run one step; returns its outcome, or throws what the guest threw. */
   attempt(step) {
+    if ('run' in step) throw new StepError('a run step is for js plans (target js) only');
     if ('write' in step) {
       const ptr = this.address(step.write.ptr, 'write.ptr');
       const data = Buffer.from(step.write.hex, 'hex');
@@ -303,32 +318,10 @@ export class Run {
     try {
       out = this.attempt(this.plan.steps[index]);
     } catch (e) {
-      out = outcomeOf(e);
+      out = this.classify(e);
     }
     out.duration_ms = performance.now() - started;
     out.trace = this.trace;
     return out;
   }
-}
-
-/**
- * The request handler of one executor: `emit(fd, bytes)` takes the guest's output. Returns
- * `answer(msg)`, the reply to a request (undefined for 'unload'); it throws what it fails on.
- */
-export function handler(emit) {
-  let run = null;
-  return (msg) => {
-    if (msg.op === 'load') {
-      run?.close();
-      run = new Run(msg.plan, emit);
-      return { op: 'loaded', ...run.load() };
-    }
-    if (msg.op === 'step') return { op: 'stepped', step: run.step(msg.index) };
-    if (msg.op === 'unload') {
-      run?.close();
-      run = null;
-      return undefined;
-    }
-    return undefined;
-  };
 }

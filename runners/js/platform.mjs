@@ -81,16 +81,30 @@ const JSC_TRAPS = [ // JavaScriptCore appends " (evaluating '...')" to each mess
 
 const TRAPS = ENGINE === 'bun' ? JSC_TRAPS : V8_TRAPS;
 
+/** Whether `x` has `proto` on its prototype chain (works across realms, unlike instanceof). */
+export function inherits(x, proto) {
+  let o = x;
+  for (let depth = 0; depth < 64; depth++) {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return false;
+    o = Object.getPrototypeOf(o);
+    if (o === proto) return true;
+  }
+  return false;
+}
+
+const OWN_REALM = { RangeError: RangeError.prototype, RuntimeError: WebAssembly.RuntimeError.prototype };
+
 /**
  * The protocol's trap kind for an error thrown by a Wasm call, or null when it is not a trap
  * (a host function's own exception). Kinds the reference runner does not single out either
- * (a table index out of bounds, say) are 'other'.
+ * (a table index out of bounds, say) are 'other'. `realm` holds the RangeError and RuntimeError
+ * prototypes of the realm the error may come from (this one by default).
  */
-export function trapKind(err) {
-  if (err instanceof RangeError && /^Maximum call stack size exceeded/.test(err.message)) {
+export function trapKind(err, realm = OWN_REALM) {
+  if (inherits(err, realm.RangeError) && /^Maximum call stack size exceeded/.test(err.message)) {
     return 'stack_overflow';
   }
-  if (!(err instanceof WebAssembly.RuntimeError)) return null;
+  if (!inherits(err, realm.RuntimeError)) return null;
   for (const [re, kind] of TRAPS) if (re.test(err.message)) return kind;
   return 'other';
 }

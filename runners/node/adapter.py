@@ -13,6 +13,7 @@ from runners import npmci
 from runners.js import HOST
 
 NAME = "node"
+TARGETS = ("wasip1", "js")  # js: Go's wasm_exec.js in a realm of its own (runners/js/gojs.mjs)
 INSTALL = "install Node.js 20 or newer (https://nodejs.org, or e.g. `apt-get install nodejs`)"
 MIN_MAJOR = 20
 
