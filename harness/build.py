@@ -29,7 +29,7 @@ from typing import Literal
 
 from harness import cachedir, isolation, tinygo
 from harness.manifest import Manifest
-from harness.toolchains import Toolchain, goroot
+from harness.toolchains import Toolchain, go_config_dir, goroot
 
 MODULE_PATH = "wasmcase"
 GO_MOD = f"module {MODULE_PATH}\n\ngo 1.24\n"
@@ -64,10 +64,11 @@ class BuildResult:
 def _env(tc: Toolchain, home: Path, target: str = "wasip1") -> dict[str, str]:
     """Exactly the environment a build sees: nothing of the user's Go settings leaks in."""
     if tc.tinygo is not None:
-        return tinygo.build_env(tc.tinygo, goroot(tc.binary), home)
+        return tinygo.build_env(tc.tinygo, goroot(tc.binary), go_config_dir(), home)
     return {
         "PATH": f"{tc.binary.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(home),
+        "XDG_CONFIG_HOME": str(go_config_dir()),
         "GOOS": target,
         "GOARCH": "wasm",
         "GOPROXY": "off",
@@ -130,7 +131,8 @@ def _files(m: Manifest) -> dict[str, str]:
     return files
 
 
-_PATHS = ("PATH", "HOME", "GOCACHE", "GOPATH", "GOROOT", "TINYGOROOT", "WASMOPT", "XDG_CACHE_HOME")
+_PATHS = ("PATH", "HOME", "GOCACHE", "GOPATH", "GOROOT", "TINYGOROOT", "WASMOPT", "XDG_CACHE_HOME",
+          "XDG_CONFIG_HOME")
 
 
 def build_key(m: Manifest, tc: Toolchain) -> str:

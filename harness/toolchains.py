@@ -200,12 +200,28 @@ def _tinygo(text: str, requested: str) -> Toolchain:
     recipe, scheduler = tinygo.parse(text)
     tinygo.debian(recipe)  # missing Debian packages are reported before anything is fetched
     gc = resolve(recipe.goroot)
-    install = tinygo.install(recipe, lambda: resolve(DEFAULT).binary)
-    line = tinygo.version_line(install, goroot(gc.binary), gc.version_line, scheduler)
+    install = tinygo.install(recipe, lambda: resolve(DEFAULT).binary, go_config_dir())
+    line = tinygo.version_line(install, goroot(gc.binary), go_config_dir(), gc.version_line,
+                               scheduler)
     return Toolchain(requested, tinygo.label(recipe.version, scheduler), gc.binary, line,
                      version_tuple=recipe.version, family="tinygo", scheduler=scheduler,
                      targets=TINYGO_TARGETS, wasm_exec=install.wasm_exec, tinygo=install,
                      go_toolchain=gc)
+
+
+def go_config_dir() -> Path:
+    """An XDG_CONFIG_HOME whose ``go/telemetry/mode`` is ``off``, for go commands run with a
+    temporary HOME: otherwise the go command counts telemetry there and starts an upload process
+    that outlives it and writes into the HOME after it is removed. (The GOTELEMETRY variable is
+    only reported, never read.)"""
+    root = cachedir.sub("goconfig")
+    mode = root / "go" / "telemetry" / "mode"
+    if not mode.is_file():
+        mode.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mode.with_name(f".mode.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text("off\n")
+        tmp.replace(mode)
+    return root
 
 
 def wasm_exec(go: Path) -> Path | None:
