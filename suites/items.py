@@ -268,15 +268,15 @@ class CaseItem(SuiteItem):
                                 f"{e.detail}; the runner was killed")]
             obs = None
         try:
-            known = (expectations.find(st.divergences(self.engine), m.id, tc.version, compiler)
-                     or expectations.find(st.divergences("go"), m.id, tc.version, compiler))
+            known = (expectations.find(st.divergences(self.engine), m.id, tc.version, compiler, tc.scheduler)
+                     or expectations.find(st.divergences("go"), m.id, tc.version, compiler, tc.scheduler))
         except YamlError as e:  # a broken expectations file: its own error, with file and line
             return Outcome("error", str(e), text=f"{e}\nFix the expectations file.")
         if known is not None:
             rec["divergence"] = {"source": known.source, "reason": known.reason, "link": known.link}
         verdict, reason = decide(problems, known)
         if obs is not None and runner is not None:
-            own = expectations.find(st.divergences(self.engine), m.id, tc.version, compiler)
+            own = expectations.find(st.divergences(self.engine), m.id, tc.version, compiler, tc.scheduler)
             st.seen[(self.case, self.label)][self.engine] = Seen(
                 m, obs, runner.info().capabilities, own.describe() if own else None)
         return Outcome(verdict, reason, problems, text=reason if verdict == "xpass" else "")
@@ -294,8 +294,8 @@ class CaseItem(SuiteItem):
         if compiler == "gc" and not m.go.contains(tc.version):
             return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
         try:
-            self._allowances = expectations.allowed_exports(st.divergences("go"), m.id, tc.version,
-                                                            compiler)
+            self._allowances = expectations.allowances(st.divergences("go"), m.id, tc.version,
+                                                       compiler, tc.scheduler)
         except YamlError as e:
             return Outcome("error", str(e), text=f"{e}\nFix the expectations file.")
         return None
@@ -313,7 +313,7 @@ class CaseItem(SuiteItem):
                            f"narrow or remove the releases entry at line {release.line}")
         problems, obs = self._judge(release.actual, b, runner, rec, obs)
         own = None if not problems else expectations.find(
-            st.divergences(self.engine), m.id, tc.version, targets.compiler_of(tc))
+            st.divergences(self.engine), m.id, tc.version, targets.compiler_of(tc), tc.scheduler)
         if obs is not None and runner is not None:
             st.seen[(self.case, self.label)][self.engine] = Seen(
                 release.actual, obs, runner.info().capabilities, own.describe() if own else None)
@@ -348,20 +348,27 @@ class CaseItem(SuiteItem):
         return judge(m, b, self._set_aside(obs, m, rec), runner.info().capabilities), obs
 
     def _set_aside(self, obs: Observation, m: Manifest, rec: dict[str, Any]) -> Observation:
-        """The observation without the exports this toolchain's allowances name (and the case
-        does not list); what was set aside, and why, goes into the record."""
+        """The observation as this toolchain's allowances say to judge it: without the exports
+        they name (and the case does not list), in the case's order where the order is not
+        judged. What was set aside, and why, goes into the record."""
         if not self._allowances or obs.exports is None:
             return obs
-        patterns = [p for a in self._allowances for p in a.extra_exports]
         wanted = m.exports or {}
+        patterns = [p for a in self._allowances for p in a.extra_exports]
         aside = [n for n in obs.exports
                  if n not in wanted and any(fnmatchcase(n, p) for p in patterns)]
-        if not aside:
-            return obs
-        rec["allowance"] = {"exports": aside, "reason": self._allowances[0].reason,
-                            "link": self._allowances[0].link, "line": self._allowances[0].line}
-        return dataclasses.replace(obs, exports={n: t for n, t in obs.exports.items()
-                                                 if n not in aside})
+        exports = {n: t for n, t in obs.exports.items() if n not in aside}
+        reorder = any(a.export_order for a in self._allowances) and set(exports) == set(wanted) \
+            and list(exports) != list(wanted)
+        if reorder:
+            exports = {n: exports[n] for n in wanted}
+        used = [a for a in self._allowances if (a.export_order and reorder) or (
+            aside and any(fnmatchcase(n, p) for n in aside for p in a.extra_exports))]
+        if used:
+            rec["allowance"] = {"exports": aside, "order": list(obs.exports) if reorder else None,
+                                "reasons": [{"reason": a.reason, "link": a.link, "line": a.line}
+                                            for a in used]}
+        return dataclasses.replace(obs, exports=exports)
 
     def _prefetch_siblings(self, st: State, m: Manifest, b: BuildResult) -> None:
         """Start this case's plan on every other engine this session runs it on, so the engines
