@@ -36,6 +36,7 @@ from harness.manifest import MANIFEST_DIR, Manifest, case_id
 from harness.manifest import load as load_manifest
 from harness.paths import SUITE as REPO
 from harness.plan import make_plan
+from harness.targets import compiler_of
 from harness.toolchains import Toolchain, ToolchainUnavailable, resolve
 from harness.yamlsrc import YamlError
 
@@ -85,7 +86,8 @@ class Bundle:
         self.path, self.root, self.index = path, root, index
         self.toolchains = {t["name"]: Toolchain(
             requested=t["name"], name=t["name"], go=None, version_line=t["version_line"],
-            devel=bool(t.get("devel")), version_tuple=_version(t["version"]))
+            devel=bool(t.get("devel")), version_tuple=_version(t["version"]),
+            family=t.get("family", "gc"), scheduler=t.get("scheduler"))
             for t in index["toolchains"]}
         self.entries = {(e["case"], e["toolchain"]): Entry(
             e["case"], e["toolchain"], e["manifest_sha256"], e["build"], e.get("module"))
@@ -214,14 +216,18 @@ def export(out: Path, toolchains: list[str], paths: list[Path] | None = None,
             tcs.append(resolve(name))
         except ToolchainUnavailable as e:
             raise BundleError(f"toolchain {name}: {e}") from e
-    jobs = [(m, tc) for tc in tcs for m in loaded if m.go.contains(tc.version)]
+    # wasip1 only: a js module needs its toolchain's wasm_exec.js, host code a bundle must not carry
+    wasip1 = [m.for_target("wasip1") for m in loaded if "wasip1" in m.targets]
+    jobs = [(m, tc) for tc in tcs for m in wasip1
+            if compiler_of(tc) != "gc" or m.go.contains(tc.version)]
     with ThreadPoolExecutor() as pool:
         built = list(pool.map(lambda job: (job, run_build(*job)), jobs))
     index: dict[str, Any] = {
         "format": FORMAT, "created": time.time(), "suite_commit": results.suite_commit(REPO),
         "suite_fingerprint": suite_fingerprint(manifests),
         "toolchains": [{"name": tc.name, "requested": tc.requested, "version_line": tc.version_line,
-                        "version": list(tc.version), "devel": tc.devel} for tc in tcs],
+                        "version": list(tc.version), "devel": tc.devel, "family": tc.family,
+                        "scheduler": tc.scheduler} for tc in tcs],
         "entries": [],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
