@@ -107,6 +107,8 @@ class RunnerProcess:
     cwd: Path = SUITE
     env: dict[str, str] = field(default_factory=dict)
     hello_timeout_s: float = 60.0
+    # How long compiling one module may take, beyond the steps' timeouts (plan.deadline_s).
+    compile_allowance_s: float = 60.0
     # A runner whose process tree holds more than this after a plan is restarted before the next.
     max_rss_bytes: int = field(default_factory=lambda: int(
         os.environ.get("WASMEXPORT_RUNNER_MAX_RSS_MB", "1536")) << 20)
@@ -210,7 +212,8 @@ class RunnerProcess:
         except OSError as e:
             self._kill()
             raise RunnerFailure("crash", f"cannot send the plan: {e}", self._stderr_tail()) from e
-        doc = self.last_observation = self._read(deadline_s(plan), "observation")
+        doc = self.last_observation = self._read(deadline_s(plan, self.compile_allowance_s),
+                                                    "observation")
         try:
             obs = decode(doc, plan)
         except ProtocolError as e:

@@ -43,5 +43,7 @@ def make_runner(name: str = NAME) -> RunnerProcess:
     if name not in COMPILERS:
         raise ValueError(f"unknown wasmer configuration {name!r}; known: {', '.join(COMPILERS)}")
     binary = llvm.built_binary(HOST) if name == LLVM else cargo.built_binary(NAME, HOST, BINARY)
+    # LLVM compiles a Go module in 9-18 s (more on a loaded machine): three minutes of margin.
     return RunnerProcess(name, [str(binary), "--cache", str(cachedir.sub("compiled-wasmer")),
-                                "--compiler", COMPILERS[name]])
+                                "--compiler", COMPILERS[name]],
+                         compile_allowance_s=180.0 if name == LLVM else 60.0)
