@@ -29,6 +29,7 @@ from typing import Literal
 
 from harness import cachedir, isolation, tinygo
 from harness.manifest import Manifest
+from harness.toolchain_fetch import sealed_go_env
 from harness.toolchains import Toolchain, go_config_dir, goroot
 
 MODULE_PATH = "wasmcase"
@@ -71,15 +72,7 @@ def _env(tc: Toolchain, home: Path, target: str = "wasip1") -> dict[str, str]:
         "XDG_CONFIG_HOME": str(go_config_dir()),
         "GOOS": target,
         "GOARCH": "wasm",
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "GOFLAGS": "",
-        "GOWORK": "off",
-        "GOENV": "off",
-        "GOTELEMETRY": "off",
-        "CGO_ENABLED": "0",
-        "GOCACHE": str(cachedir.sub("gocache")),
-        "GOPATH": str(cachedir.sub("gopath")),
+        **sealed_go_env(),
     }
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import cachedir
-from harness.toolchain_fetch import PROXY, ToolchainUnavailable
+from harness.toolchain_fetch import PROXY, ToolchainUnavailable, sealed_go_env
 
 MODULE = "github.com/tinygo-org/tinygo"
 INSTALL_VERSION = "1"  # bump when the way TinyGo is installed changes
@@ -301,15 +301,7 @@ def build_env(tg: TinyGo, goroot: Path, config: Path, home: Path) -> dict[str, s
         "TINYGOROOT": str(tg.root),
         "WASMOPT": str(tg.debian.wasm_opt),
         "XDG_CACHE_HOME": str(cachedir.sub("tinygo-cache")),  # TinyGo's cache is <this>/tinygo
-        "GOCACHE": str(cachedir.sub("gocache")),
-        "GOPATH": str(cachedir.sub("gopath")),
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "GOFLAGS": "",
-        "GOWORK": "off",
-        "GOENV": "off",
-        "GOTELEMETRY": "off",
-        "CGO_ENABLED": "0",
+        **sealed_go_env(),
     }
 
 

@@ -22,6 +22,25 @@ from harness.versions import is_prerelease, parse_release
 PROXY = "https://proxy.golang.org"
 
 
+# What every build sees of Go's settings, whatever the user has: no network, no other toolchain,
+# no go.work, go.env or GOFLAGS, no telemetry, no cgo; caches under the suite's cache.
+SEALED_GO_ENV = {
+    "GOPROXY": "off",
+    "GOTOOLCHAIN": "local",
+    "GOFLAGS": "",
+    "GOWORK": "off",
+    "GOENV": "off",
+    "GOTELEMETRY": "off",
+    "CGO_ENABLED": "0",
+}
+
+
+def sealed_go_env() -> dict[str, str]:
+    """`SEALED_GO_ENV` with the shared GOCACHE and GOPATH of the suite's cache."""
+    return {**SEALED_GO_ENV, "GOCACHE": str(cachedir.sub("gocache")),
+            "GOPATH": str(cachedir.sub("gopath"))}
+
+
 class ToolchainUnavailable(Exception):
     """The toolchain cannot be had here; the message says why and what to do."""
 
