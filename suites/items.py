@@ -1,4 +1,5 @@
-"""Test items: one per (case, engine, toolchain), and one agreement item per (case, toolchain).
+"""Test items: one per (case, target, toolchain, engine), and one agreement item per (case,
+target, toolchain) (suites/agreement_item.py).
 
 Item ids read ``manifests/<area>/<case>.yaml::<engine>[<toolchain>]`` and
 ``...::agreement[<toolchain>]``: a valid pytest node id, so every printed rerun command runs.
@@ -22,56 +23,43 @@ from typing import Any
 
 import pytest
 
-from harness import agreement, engines, expectations, targets
+from harness import engines, expectations, targets
 from harness.build import BuildResult
 from harness.bundle import BundleError
 from harness.manifest import MANIFEST_DIR, Manifest, case_id
 from harness.manifest import load as load_manifest
 from harness.model import Release
 from harness.observation import Observation
-from harness.paths import SUITE
 from harness.plan import make_plan
 from harness.runner import EngineUnavailable, Runner, RunnerFailure
 from harness.toolchains import Toolchain, ToolchainUnavailable
 from harness.verdict import Problem, decide, judge, judge_build
 from harness.yamlsrc import YamlError
-from suites.cli import CONFIG
+from suites.agreement_item import AgreementItem
+from suites.base import (
+    AGREEMENT,
+    RERUN_RESULTS,
+    CaseFailure,
+    SuiteItem,
+    bundle_arg,
+    display,
+    has_state,
+    item_name,
+    manifest_root,
+    mark,
+    register_marker,
+    rerun_go,
+    rerun_program,
+    state,
+)
 from suites.state import Seen, State
 
-AGREEMENT = "agreement"
-RERUN_RESULTS = "reports/out/rerun.jsonl"
+__all__ = [  # what the plugin and the generated cases take from here
+    "AGREEMENT", "CaseItem", "ManifestFile", "SuiteItem", "case_items", "has_state",
+    "manifest_root", "register_marker", "rerun_go", "rerun_program", "state",
+]
+
 EXCERPT = 4000  # bytes of each stream a record keeps; its full length and hash are recorded too
-_STATE = pytest.StashKey[State]()
-
-
-def state(config: pytest.Config) -> State:
-    if _STATE not in config.stash:
-        config.stash[_STATE] = State(config)
-    return config.stash[_STATE]
-
-
-def has_state(config: pytest.Config) -> State | None:
-    return config.stash.get(_STATE, None)
-
-
-def manifest_root(path: Path) -> Path | None:
-    """The nearest enclosing directory named ``manifests`` that holds a ``schema.json`` (the
-    suite's, or a copy): case ids are relative to it. Requiring the schema keeps the plugin,
-    active wherever the suite is installed, away from other projects' ``manifests/`` YAML."""
-    for parent in path.resolve().parents:
-        if parent.name == "manifests" and (parent / "schema.json").is_file():
-            return parent
-    return None
-
-
-def item_name(engine: str, label: str) -> str:
-    """``wasmtime[go1.27.3]``: written like a parametrised test, and given the matching
-    structured node id, so --lf, --ff and node ids on the command line find it."""
-    return f"{engine}[{label}]"
-
-
-class CaseFailure(Exception):
-    """A verdict other than pass/skip/xfail: its text is the whole failure report."""
 
 
 @dataclass(frozen=True)
@@ -117,14 +105,14 @@ def case_items(parent: pytest.File, manifest: Manifest | None, error: YamlError 
                                             nodeid=parent.id.child(engine).with_params(label),
                                             engine=engine, toolchain=tc, label=label,
                                             manifest=variant, error=error, case=case)
-                _mark(item, area, engine, st.labels[tc], target)
+                mark(item, area, engine, st.labels[tc], target)
                 yield item
             if len(on_target) > 1 and variant is not None and variant.runs_on:
                 agree = AgreementItem.from_parent(
                     parent, name=item_name(AGREEMENT, label),
                     nodeid=parent.id.child(AGREEMENT).with_params(label), toolchain=tc,
                     label=label, manifest=variant, case=case)
-                _mark(agree, area, AGREEMENT, st.labels[tc], target)
+                mark(agree, area, AGREEMENT, st.labels[tc], target)
                 yield agree
 
 
@@ -132,46 +120,6 @@ def target_label(toolchain_label: str, target: str) -> str:
     """The item parameter and results label of a (toolchain, target): wasip1 items keep the
     toolchain's own label (``go1.27.3``), others add the target (``go1.27.3-js``)."""
     return toolchain_label if target == "wasip1" else f"{toolchain_label}-{target}"
-
-
-def _mark(item: pytest.Item, *names: str) -> None:
-    """Markers for ``-m``: the case's area, the engine (or ``agreement``) and the toolchain."""
-    for name in names:
-        register_marker(item.config, name)
-        item.add_marker(name)
-
-
-def register_marker(config: pytest.Config, name: str) -> None:
-    known: set[str] = config.stash.setdefault(_MARKERS, set())
-    if name not in known:
-        known.add(name)
-        config.addinivalue_line("markers", f"{name}: an area, engine or toolchain of the suite")
-
-
-_MARKERS = pytest.StashKey[set[str]]()
-
-
-class SuiteItem(pytest.Item):
-    """An item whose failure report is the CaseFailure text itself, not a traceback."""
-
-    record: dict[str, Any] | None = None
-    # A skip or xfail, reported by the plugin without raising: pytest would otherwise format a
-    # traceback for each (tens of milliseconds) that no report shows.
-    quiet: tuple[str, str] | None = None
-
-    def hand_over(self, rec: dict[str, Any]) -> None:
-        """Give the record to this item's report, and its key facts to JUnit as properties."""
-        self.record = rec
-        for key in ("engine", "toolchain", "verdict"):
-            self.user_properties.append((key, str(rec.get(key, ""))))
-        self.user_properties.append(("area", self.case.split("/")[0]))
-
-    case: str
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, CaseFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
 
 
 class CaseItem(SuiteItem):
@@ -189,7 +137,7 @@ class CaseItem(SuiteItem):
         """A shell command, run from the suite's root, that runs exactly this item again."""
         st = state(self.config)
         return (f"{rerun_program(self.config)} {shlex.quote(self.nodeid)} --engine {self.engine} "
-                f"--go {shlex.quote(rerun_go(st, self.toolchain))}{_bundle_arg(st)} "
+                f"--go {shlex.quote(rerun_go(st, self.toolchain))}{bundle_arg(st)} "
                 f"--results {RERUN_RESULTS}")
 
     def runtest(self) -> None:
@@ -223,7 +171,7 @@ class CaseItem(SuiteItem):
                            report=f"{self.error}\nFix the manifest; every other case still runs.")
         m = self.manifest
         assert m is not None
-        rec.update(area=m.area, title=m.title, refs=list(m.refs), path=_display(m.path))
+        rec.update(area=m.area, title=m.title, refs=list(m.refs), path=display(m.path))
         try:
             tc = st.toolchain(self.toolchain).result()
         except ToolchainUnavailable as e:
@@ -401,88 +349,6 @@ class CaseItem(SuiteItem):
         return self.path, 0, f"{self.case} [{self.engine}, {self.label}]"
 
 
-AGREEMENT = "agreement"
-
-
-class AgreementItem(SuiteItem):
-    """Runs after every engine's item of one (case, toolchain): their observations must agree."""
-
-    def __init__(self, *, toolchain: str, label: str, manifest: Manifest, case: str,
-                 **kw: Any) -> None:
-        super().__init__(**kw)
-        self.toolchain, self.label, self.manifest, self.case = toolchain, label, manifest, case
-
-    def rerun(self) -> str:
-        """Every engine's item of this (case, toolchain), then this item: the file with only those
-        engines and that toolchain, run from the suite's root."""
-        st = state(self.config)
-        return (f"{rerun_program(self.config)} {shlex.quote(self.nodeid.split('::')[0])} "
-                f"--engine {','.join(st.engines)} "
-                f"--go {shlex.quote(rerun_go(st, self.toolchain))}{_bundle_arg(st)} "
-                f"--results {RERUN_RESULTS}")
-
-    def runtest(self) -> None:
-        st = state(self.config)
-        m = self.manifest
-        seen = st.seen.pop((self.case, self.label), {})  # kept no longer than needed
-        rec: dict[str, Any] = {"case": self.case, "engine": AGREEMENT, "engine_version": None,
-                               "toolchain": self.label, "toolchain_requested": self.toolchain,
-                               "target": m.target, "area": m.area, "title": m.title, "refs": list(m.refs),
-                               "path": _display(m.path), "engines": sorted(seen),
-                               "rerun": self.rerun(), "problems": []}
-        verdict, reason, report = self._judge(seen, rec)
-        rec.update(verdict=verdict, reason=reason)
-        self.hand_over(rec)
-        if verdict in ("skip", "xfail"):
-            self.quiet = (verdict, reason)
-        elif verdict != "pass":
-            raise CaseFailure(report)
-
-    def _judge(self, seen: dict[str, Seen], rec: dict[str, Any]) -> tuple[str, str, str]:
-        m = self.manifest
-        if len(seen) < 2:
-            return "skip", (f"agreement needs two engines that ran the case; ran: "
-                            f"{', '.join(sorted(seen)) or 'none'}"), ""
-        reflect = frozenset(e for e, s in seen.items() if "export_types" in s.capabilities)
-        judged_by = next(iter(seen.values())).manifest  # the same for every engine of a release
-        d = agreement.compare(judged_by, {e: s.observation for e, s in seen.items()}, reflect)
-        if d is None:
-            return "pass", "", ""
-        rec["disagreement"] = {"field": d.field, "groups": [list(g) for g in d.groups],
-                               "values": [v[:4000] for v in d.values]}
-        explained = agreement.explained(d.groups, {e: s.divergence for e, s in seen.items()})
-        if explained is not None:
-            return "xfail", explained, ""
-        report = "\n".join([f"DISAGREE {m.id} with {self.label}: {m.title}",
-                            f"  manifest: {m.path}", d.render(), f"rerun: {self.rerun()}"])
-        return "disagree", d.summary, report
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"{self.case} [agreement, {self.label}]"
-
-
-def rerun_go(st: State, requested: str) -> str:
-    """What ``--go`` must say to get this toolchain again: the resolved release (so ``go1.25``
-    does not drift to a newer patch), or the toolchain's GOROOT for a local or devel Go."""
-    fut = st.toolchain(requested)
-    if fut.done():
-        try:
-            return fut.result().rerun_arg
-        except ToolchainUnavailable:
-            pass
-    return requested
-
-
-def rerun_program(config: pytest.Config) -> str:
-    """``python -m pytest`` in a clone (run from its root); the console script of an installed
-    suite, which maps ``manifests/…`` ids to the installed cases."""
-    return "wasmexport-conformance" if config.inipath == CONFIG else "python -m pytest"
-
-
-def _bundle_arg(st: State) -> str:
-    return "" if st.bundle is None else f" --bundle {shlex.quote(str(st.bundle.path))}"
-
-
 def _excerpt(path: Path, line: int | None, context: int = 3) -> list[str]:
     """The author's own YAML around `line`, numbered (Tavern-style)."""
     if not line:
@@ -493,10 +359,6 @@ def _excerpt(path: Path, line: int | None, context: int = 3) -> list[str]:
         return []
     lo, hi = max(1, line), min(len(src), line + context)
     return [f"    {n:4d} | {src[n - 1]}" for n in range(lo, hi + 1)]
-
-
-def _display(path: Path) -> str:
-    return str(path.relative_to(SUITE)) if path.is_relative_to(SUITE) else str(path)
 
 
 def _observed(obs: Any) -> dict[str, Any]:
