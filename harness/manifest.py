@@ -15,10 +15,9 @@ from typing import Any, Literal
 
 import jsonschema
 
-from harness import isolation, trace, values
+from harness import isolation, trace, values, variants
 from harness.model import (
     BuildExpect,
-    Compiler,
     Diagnostic,
     Expect,
     ExportType,
@@ -64,14 +63,6 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 # -- loading -----------------------------------------------------------------------------------
-
-
-def _probe_versions(rng: VersionRange, major: int = 1) -> list[tuple[int, int, int]]:
-    """Versions inside `rng` among a grid of releases (Go 1.x; TinyGo 0.x), to detect
-    overlapping ranges."""
-    minors = range(24, 40) if major else range(30, 80)
-    return [v for v in ((major, minor, patch) for minor in minors for patch in range(40))
-            if rng.contains(v)]
 
 
 def case_id(path: Path, root: Path = MANIFEST_DIR) -> str:
@@ -192,16 +183,7 @@ class _Builder:
 
     def _target_view(self, target: str) -> Manifest:
         """The document with the `<target>:` block's sections in place, built for that target."""
-        doc = LineDict(self.doc)
-        doc.line = getattr(self.doc, "line", 1)
-        doc.key_lines = dict(getattr(self.doc, "key_lines", {}))
-        block = self.doc.get(target, {})
-        for key, value in block.items():
-            doc[key] = {**self.doc["program"], **value} if key == "program" else value
-            doc.key_lines[key] = getattr(block, "key_lines", {}).get(key, 0)
-            if key == "build" and value.get("outcome", "ok") != "ok":
-                for gone in ("module", "script") if "module" not in block else ():
-                    doc.pop(gone, None)
+        doc = variants.replaced(self.doc, self.doc.get(target, {}))
         try:
             return _Builder(self.path, self.root, doc, target, variant=True).build()
         except ManifestError as e:
@@ -261,42 +243,13 @@ class _Builder:
                                     f"{name!r} is bound by no step (`as:` on a call)")
 
     def _releases(self) -> tuple[Release, ...]:
-        out: list[Release] = []
-        for i, entry in enumerate(self.doc.get("releases", ())):
-            at: list[str | int] = ["releases", i]
-            compiler: Compiler = "tinygo" if "tinygo" in entry else "gc"
-            rkey = "tinygo" if compiler == "tinygo" else "go"
-            where = entry.get("target")
-            if where is not None and where not in self.targets:
-                raise self.fail([*at, "target"], f"the case is not built for {where} "
-                                f"(program.target: {', '.join(self.targets)})")
-            if where not in (None, self.target):
-                continue
-            try:
-                rng = VersionRange.parse(entry[rkey])
-            except ValueError as e:
-                raise self.fail([*at, rkey], str(e)) from e
-            actual_doc = LineDict({k: v for k, v in self.doc.items() if k != "releases"})
-            actual_doc.line = getattr(self.doc, "line", 1)
-            actual_doc.key_lines = dict(getattr(self.doc, "key_lines", {}))
-            for key in ("build", "module", "imports", "script"):
-                if key in entry:
-                    actual_doc[key] = entry[key]
-                    actual_doc.key_lines[key] = getattr(entry, "key_lines", {}).get(key, 0)
-                elif key in ("module", "script") and entry.get("build", {}).get("outcome", "ok") != "ok":
-                    actual_doc.pop(key, None)  # a failing build has no module or script
-            try:
-                actual = _Builder(self.path, self.root, actual_doc, self.target,
-                                  variant=True).build()
-            except ManifestError as e:
-                raise ManifestError(e.path, e.line, f"{dotted(at)}: {e.message}") from e
-            overlap = [r for r in out if r.compiler == compiler and r.target in (None, where)
-                       and any(r.go.contains(v) for v in _probe_versions(rng, int(compiler == "gc")))]
-            if overlap:
-                raise self.fail([*at, rkey], f"{rng} overlaps the entry for {overlap[0].go}")
-            out.append(Release(rng, entry["finding"], entry.get("link", ""), line_at(self.doc, at),
-                               actual, compiler, where))
-        return tuple(out)
+        def build(doc: LineDict) -> Manifest:
+            return _Builder(self.path, self.root, doc, self.target, variant=True).build()
+
+        def error(e: YamlError, where: str) -> YamlError:
+            return ManifestError(e.path, e.line, f"{where}: {e.message}")
+
+        return variants.releases(self, build, error)
 
     def _files(self, files: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         """The case's files, each inside the case (see harness/isolation.py)."""
