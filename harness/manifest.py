@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import jsonschema
 
-from harness import isolation, trace, values, variants
+from harness import hostfunctions, isolation, trace, values, variants
 from harness.model import (
     BuildExpect,
     Diagnostic,
@@ -237,7 +237,7 @@ class _Builder:
         """A host function's ``{ref}`` names a value some step binds."""
         bound = {n for st in steps for n in st.bind if n}
         for h in imports:
-            for name in _refs(h.spec):
+            for name in hostfunctions.refs(h.spec):
                 if name not in bound:
                     raise self.fail(["imports", f"{h.module}.{h.name}"],
                                     f"{name!r} is bound by no step (`as:` on a call)")
@@ -441,71 +441,4 @@ class _Builder:
             raise self.fail(at, str(e)) from e
 
     def _imports(self, exports: dict[str, ExportType] | None) -> tuple[HostFunction, ...]:
-        out = []
-        for key, spec in self.doc.get("imports", {}).items():
-            at: list[str | int] = ["imports", key]
-            module, name = key.split(".", 1)
-            params, results = tuple(spec["params"]), tuple(spec["results"])
-            ops = []
-            for j, op in enumerate(spec.get("do", ())):
-                ops.append(self._op([*at, "do", j], op, params, exports))
-            ret = [self._expr([*at, "return", j], x, params) for j, x in enumerate(spec.get("return", ()))]
-            if len(ret) != len(results):
-                raise self.fail(
-                    [*at, "return"], f"declares {len(results)} result(s), returns {len(ret)}"
-                )
-            for j, (x, t) in enumerate(zip(ret, results, strict=True)):
-                if "value" in x and x["value"]["t"] != t:
-                    raise self.fail([*at, "return", j], f"result {j} is {t}, not {x['value']['t']}")
-                if "param" in x and params[x["param"]] != t:
-                    raise self.fail([*at, "return", j], f"param {x['param']} is not {t}")
-            proto = {"module": module, "name": name, "params": list(params),
-                     "results": list(results), "do": ops, "return": ret}
-            out.append(HostFunction(module, name, params, results, proto))
-        return tuple(out)
-
-    def _op(
-        self,
-        at: list[str | int],
-        op: dict[str, Any],
-        params: tuple[str, ...],
-        exports: dict[str, ExportType] | None,
-    ) -> dict[str, Any]:
-        if "call" in op:
-            sig = self._func(exports, op["call"])
-            if exports is not None and (sig is None or sig.kind != "func"):
-                raise self.fail([*at, "call"], f"{op['call']!r} is not a function in module.exports")
-            args = [self._expr([*at, "args", j], x, params) for j, x in enumerate(op.get("args", ()))]
-            if sig is not None and len(args) != len(sig.params):
-                raise self.fail([*at, "args"], f"{op['call']} takes {len(sig.params)} argument(s)")
-            return {"call": op["call"], "args": args}
-        if "read" in op:
-            r = op["read"]
-            return {"read": {"ptr": self._expr([*at, "read", "ptr"], r["ptr"], params),
-                             "len": self._expr([*at, "read", "len"], r["len"], params)}}
-        if "write" in op:
-            w = op["write"]
-            return {"write": {"ptr": self._expr([*at, "write", "ptr"], w["ptr"], params),
-                              "hex": w["hex"].lower()}}
-        return {"trap": op["trap"]}
-
-    def _expr(self, at: list[str | int], x: dict[str, Any], params: tuple[str, ...]) -> dict[str, Any]:
-        if "param" in x:
-            if x["param"] >= len(params):
-                raise self.fail(at, f"param {x['param']} does not exist ({len(params)} params)")
-            return {"param": x["param"]}
-        if "result" in x:
-            return {"result": x["result"]}
-        if "ref" in x:
-            return {"ref": x["ref"]}
-        return {"value": self._value(at, x).to_protocol()}
-
-
-def _refs(doc: Any) -> list[str]:
-    """Every ``{ref: name}`` inside a host function's ops and results."""
-    if isinstance(doc, dict):
-        own = [doc["ref"]] if set(doc) == {"ref"} and isinstance(doc["ref"], str) else []
-        return own + [n for v in doc.values() for n in _refs(v)]
-    if isinstance(doc, list):
-        return [n for v in doc for n in _refs(v)]
-    return []
+        return hostfunctions.read(self.doc.get("imports", {}), exports, self.fail, self._value)

@@ -267,9 +267,14 @@ def test_there_are_manifests_to_make_plans_from():
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=manifest.case_id)
-def test_every_plan_the_harness_makes_follows_the_schema(path):
-    m = manifest.load(path)
-    assert_follows("plan", make_plan(f"manifests/{m.id}.yaml::wasmtime::go1.27.3", m, BUILT))
+def test_every_plan_the_harness_makes_follows_the_schema(path, tmp_path):
+    case = manifest.load(path)
+    wasm_exec = tmp_path / "wasm_exec.js"  # a js plan names its toolchain's glue and its hash
+    wasm_exec.write_text("// the toolchain's wasm_exec.js\n")
+    for m in (case, *case.variants):
+        plan = make_plan(f"manifests/{m.id}.yaml::wasmtime[go1.27.3]", m, BUILT, wasm_exec)
+        assert_follows("plan", plan)
+        assert ("go_js" in plan) == (m.target == "js")
 
 
 # -- the schema rejects what the protocol forbids -----------------------------------------------
