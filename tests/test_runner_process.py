@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan import PROTOCOL
+from harness.plan import PROTOCOL, deadline_s
 from harness.runner import RunnerFailure, RunnerProcess, rss_bytes
 
 FAKE = Path(__file__).with_name("fake_runner.py")
@@ -54,12 +54,20 @@ def test_a_crash_keeps_the_runner_stderr():
 
 
 def test_a_hung_runner_is_killed_at_the_plan_deadline(monkeypatch):
-    monkeypatch.setattr("harness.runner.deadline_s", lambda p: 1.0)
+    monkeypatch.setattr("harness.runner.deadline_s", lambda p, allowance: 1.0)
     r = fake("hang")
     with pytest.raises(RunnerFailure) as info:
         r.run(plan())
     assert info.value.kind == "hang"
     assert r._proc is None, "the hung process is gone"
+
+
+def test_the_plan_deadline_counts_the_runners_compile_allowance():
+    """A runner whose engine compiles slowly (wasmer-llvm) gets more time before a plan counts
+    as hung; the steps' own timeouts are unchanged."""
+    p = plan()
+    assert deadline_s(p, 180.0) - deadline_s(p, 60.0) == 120.0
+    assert fake("hang", compile_allowance_s=180.0).compile_allowance_s == 180.0
 
 
 def test_a_runner_that_never_says_hello_is_a_hang():
