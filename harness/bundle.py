@@ -36,7 +36,6 @@ from harness.manifest import MANIFEST_DIR, Manifest, case_id
 from harness.manifest import load as load_manifest
 from harness.paths import SUITE as REPO
 from harness.plan import make_plan
-from harness.targets import compiler_of
 from harness.toolchains import Toolchain, ToolchainUnavailable, resolve
 from harness.yamlsrc import YamlError
 
@@ -219,7 +218,7 @@ def export(out: Path, toolchains: list[str], paths: list[Path] | None = None,
     # wasip1 only: a js module needs its toolchain's wasm_exec.js, host code a bundle must not carry
     wasip1 = [m.for_target("wasip1") for m in loaded if "wasip1" in m.targets]
     jobs = [(m, tc) for tc in tcs for m in wasip1
-            if compiler_of(tc) != "gc" or m.go.contains(tc.version)]
+            if tc.family != "gc" or m.go.contains(tc.version)]
     with ThreadPoolExecutor() as pool:
         built = list(pool.map(lambda job: (job, run_build(*job)), jobs))
     index: dict[str, Any] = {

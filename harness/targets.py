@@ -10,36 +10,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from harness.toolchains import Toolchain, goroot
-
 TARGETS = ("wasip1", "js")
 TINYGO_PREFIX = "tinygo"
-TINYGO_TARGETS = ("wasip1",)  # TinyGo's js target needs its own wasm_exec.js: not judged yet
-
-
-def compiler_of(tc: Toolchain) -> str:
-    """``gc`` or ``tinygo``: which compiler's releases a case's `releases:` entries name."""
-    return str(getattr(tc, "family", "gc"))
+TINYGO_JUDGED = ("wasip1",)  # TinyGo builds js too (Toolchain.targets), but its glue is not judged
 
 
 def targets_of(requested: str) -> tuple[str, ...]:
     """The targets a toolchain, as ``--go`` names it, builds; known without fetching it."""
-    return TINYGO_TARGETS if requested.strip().startswith(TINYGO_PREFIX) else TARGETS
-
-
-def wasm_exec_of(tc: Toolchain) -> Path | None:
-    """The toolchain's own wasm_exec.js (``lib/wasm`` since Go 1.24, ``misc/wasm`` before), or
-    None for a toolchain recorded without its files (a bundle)."""
-    own = getattr(tc, "wasm_exec", None)
-    if own is not None:
-        return Path(own)
-    if tc.go is None:
-        return None
-    root = goroot(tc.go)
-    for where in (root / "lib" / "wasm", root / "misc" / "wasm"):
-        if (where / "wasm_exec.js").is_file():
-            return where / "wasm_exec.js"
-    return None
+    return TINYGO_JUDGED if requested.strip().startswith(TINYGO_PREFIX) else TARGETS
 
 
 def go_js(wasm_exec: Path) -> dict[str, str]:

@@ -179,7 +179,7 @@ class CaseItem(SuiteItem):
         early = self._prepare(st, m, tc, rec)
         if early is not None:
             return early
-        compiler = targets.compiler_of(tc)
+        compiler = tc.family
         release = m.release(tc.version, compiler)
         runner: Runner | None = None
         if m.runs_on:  # the runner's hello says what it can do: the one declaration of capabilities
@@ -234,8 +234,8 @@ class CaseItem(SuiteItem):
         """What the toolchain decides before anything runs: its label and compiler in the record,
         a js item's wasm_exec.js, the case's range, the compiler's export allowances."""
         rec["toolchain"] = target_label(tc.name, m.target)
-        compiler = rec["compiler"] = targets.compiler_of(tc)
-        self._wasm_exec = targets.wasm_exec_of(tc) if m.target == "js" else None
+        compiler = rec["compiler"] = tc.family
+        self._wasm_exec = tc.wasm_exec if m.target == "js" else None
         if m.target == "js" and self._wasm_exec is None:
             return Outcome("skip", f"{tc.name} has no wasm_exec.js here (a bundle carries none): "
                            "js cases need the toolchain itself (--go)")
@@ -261,7 +261,7 @@ class CaseItem(SuiteItem):
                            f"narrow or remove the releases entry at line {release.line}")
         problems, obs = self._judge(release.actual, b, runner, rec, obs)
         own = None if not problems else expectations.find(
-            st.divergences(self.engine), m.id, tc.version, targets.compiler_of(tc), tc.scheduler)
+            st.divergences(self.engine), m.id, tc.version, tc.family, tc.scheduler)
         if obs is not None and runner is not None:
             st.seen[(self.case, self.label)][self.engine] = Seen(
                 release.actual, obs, runner.info().capabilities, own.describe() if own else None)

@@ -18,7 +18,7 @@ from harness import cachedir, engines
 from harness.observation import Observation
 from harness.plan import OUTPUT_BYTES, PROTOCOL
 from harness.runner import EngineUnavailable, Runner, RunnerFailure
-from harness.targets import go_js, wasm_exec_of
+from harness.targets import go_js
 from harness.toolchains import DEFAULT, ToolchainUnavailable, resolve
 from harness.values import Value
 
@@ -317,7 +317,7 @@ def modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, s
 
 @pytest.fixture(scope="module")
 def wasm_exec() -> dict[str, str]:
-    path = wasm_exec_of(resolve(DEFAULT))
+    path = resolve(DEFAULT).wasm_exec
     assert path is not None, f"{DEFAULT} has no wasm_exec.js"
     return go_js(path)
 
