@@ -120,6 +120,7 @@ class RunnerProcess:
     # The documents as the runner printed them (parsed, not decoded), for schema checks.
     hello: dict[str, Any] | None = field(default=None, init=False, repr=False)
     last_observation: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _send: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def _start(self) -> None:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
@@ -207,8 +208,9 @@ class RunnerProcess:
             self._start()
         assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.write(json.dumps(plan) + "\n")
-            self._proc.stdin.flush()
+            with self._send:
+                self._proc.stdin.write(json.dumps(plan) + "\n")
+                self._proc.stdin.flush()
         except OSError as e:
             self._kill()
             raise RunnerFailure("crash", f"cannot send the plan: {e}", self._stderr_tail()) from e
@@ -223,6 +225,22 @@ class RunnerProcess:
             self.close()  # a guest grew it: give the memory back; the next plan starts it afresh
             self.restarts += 1
         return obs
+
+    def preload(self, module: dict[str, Any], limits: dict[str, Any]) -> bool:
+        """Tell a live runner that declares `preload` to start compiling `module` for a later
+        plan (PROTOCOL.md "Preloads"); True if the line was sent. Never starts a runner."""
+        proc, info = self._proc, self._info
+        if proc is None or proc.stdin is None or info is None or "preload" not in info.capabilities:
+            return False
+        line = json.dumps({"type": "preload", "protocol": PROTOCOL, "module": module,
+                           "limits": {"memory_bytes": limits["memory_bytes"]}})
+        try:
+            with self._send:
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+        except (OSError, ValueError):  # gone, or closed meanwhile: its next plan restarts it
+            return False
+        return True
 
     def close(self) -> None:
         if self._proc is not None:

@@ -290,6 +290,8 @@ class CaseItem(SuiteItem):
             st = state(self.config)
             if earlier is None:
                 self._prefetch_siblings(st, m, b)
+            if st.lookahead is not None:  # preloads go before this plan's line, to compile meanwhile
+                st.lookahead.ahead(st, self, plan)
             obs = st.observe(self.engine, plan)
             self._last_plan = what
             rec["observed"] = _observed(obs)

@@ -33,6 +33,7 @@ from suites.items import (
     register_marker,
     state,
 )
+from suites.lookahead import Lookahead
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -192,6 +193,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     st = state(session.config)
     st.selected = {item.nodeid for item in session.items}
+    if not _is_worker(session.config):
+        st.lookahead = Lookahead(session.items, len(st.engines))
     running: set[str] = set()
     for item in session.items:
         if isinstance(item, CaseItem) and item.manifest is not None and _in_range(item):

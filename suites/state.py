@@ -28,6 +28,7 @@ from harness.runner import EngineUnavailable, Runner, RunnerFailure
 from harness.toolchains import DEFAULT as DEFAULT_GO
 from harness.toolchains import Toolchain, ToolchainUnavailable, check, label, resolve
 from harness.versions import parse_release
+from suites.lookahead import Lookahead
 
 TOOLCHAIN_EXPECTATIONS = MANIFEST_DIR / "toolchain-expectations.yaml"
 
@@ -120,6 +121,7 @@ class State:
         self._running = BoundedSemaphore(at_once())
         self._observations: dict[tuple[str, str], Future[Observation]] = {}
         self.selected: set[str] = set()  # node ids of the items this session runs
+        self.lookahead: Lookahead | None = None  # set once the items are known (not on workers)
         self._primers: dict[str, Future[BuildResult]] = {}
         self._writer: results.ResultsWriter | None = None
         self._closed = False
@@ -188,6 +190,27 @@ class State:
             if engine not in self._engine_pools:
                 self._engine_pools[engine] = ThreadPoolExecutor(1, thread_name_prefix=engine)
             return self._engine_pools[engine]
+
+    def finished_build(self, m: Manifest, requested: str) -> BuildResult | None:
+        """The build of `m` if it was asked for and is done without an exception, else None."""
+        with self._lock:
+            fut = self._builds.get((str(m.path), m.target, requested))
+        if fut is None or not fut.done() or fut.exception() is not None:
+            return None
+        return fut.result()
+
+    def finished_toolchain(self, requested: str) -> Toolchain | None:
+        """The toolchain if it is resolved, else None (never waits)."""
+        with self._lock:
+            fut = self._tc.get(requested)
+        if fut is None or not fut.done() or fut.exception() is not None:
+            return None
+        return fut.result()
+
+    def live_runner(self, engine: str) -> Runner | None:
+        """The engine's runner if it has been made, without making or starting it."""
+        got = self._runners.get(engine)
+        return None if got is None or isinstance(got, EngineUnavailable) else got
 
     def start_runners(self, names: set[str]) -> None:
         """Start every engine's runner now, each in its own thread (building it first if it is

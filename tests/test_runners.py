@@ -148,7 +148,8 @@ def test_hello_names_the_engine_and_its_version(runner):
     info = runner.info()
     assert info.name == runner.name and info.version.strip()
     assert info.capabilities <= {"host_imports", "command_mode", "exact_f32", "export_types",
-                                 "memory_limit", "fuel", "timeout", "import_types", "memory_types", "go_js"}
+                                 "memory_limit", "fuel", "timeout", "import_types", "memory_types",
+                                 "go_js", "preload"}
 
 
 def test_proc_exit_is_an_exit_code_not_a_trap(runner, wat, plan_for):

@@ -62,7 +62,7 @@ import { ENGINE, engineVersion } from './platform.mjs';
 import { discard, executor } from './remote.mjs';
 
 const CAPABILITIES = ['host_imports', 'command_mode', 'exact_f32', 'export_types', 'import_types',
-  'memory_types', 'memory_limit', 'timeout', 'go_js'];
+  'memory_types', 'memory_limit', 'timeout', 'go_js', 'preload'];
 
 function send(doc) {
   process.stdout.write(`${JSON.stringify(doc)}\n`);
@@ -79,6 +79,10 @@ async function serve() {
     let obs;
     try {
       plan = JSON.parse(line);
+      if (plan?.type === 'preload') { // a hint, never answered: the executor compiles meanwhile
+        executor().tell({ op: 'preload', module: plan.module, limits: plan.limits });
+        continue;
+      }
       obs = await execute(plan);
     } catch (e) { // the runner's own failure: report it, start a fresh executor, keep serving
       discard('the runner failed');

@@ -48,22 +48,41 @@ export function trampolineModule(kind, sig) {
  * error, or the error reading the file (not kept).
  */
 export function compile(plan) {
-  const pages = plan.limits?.memory_bytes ? Math.floor(plan.limits.memory_bytes / PAGE) : null;
-  const compiled = moduleCache.get(`${plan.module.sha256}:${pages}`, () => {
+  const key = moduleKey(plan);
+  const compiled = moduleCache.get(key, () => {
     const original = fs.readFileSync(plan.module.path);
+    const pages = pagesOf(plan);
     const { bytes, tooSmall } = pages === null ? { bytes: original, tooSmall: null }
       : capMemory(original, pages);
     try {
-      const module = new WebAssembly.Module(bytes);
-      const value = { module, info: parseModule(original), tooSmall };
-      return { value, nbytes: charge(original.length) };
+      return entry(new WebAssembly.Module(bytes), original, tooSmall);
     } catch (e) {
-      if (!(e instanceof WebAssembly.CompileError)) throw e;
-      return { value: { refused: e }, nbytes: e.message.length };
+      return refusal(e);
     }
   });
   if (compiled.refused) throw compiled.refused;
   return compiled;
+}
+
+/** The plan's memory cap in pages, or null for none. */
+export function pagesOf(plan) {
+  return plan.limits?.memory_bytes ? Math.floor(plan.limits.memory_bytes / PAGE) : null;
+}
+
+/** The module cache's key of a plan (or a preload): its module and memory cap. */
+export function moduleKey(plan) {
+  return `${plan.module.sha256}:${pagesOf(plan)}`;
+}
+
+/** A module cache entry for a compiled module. */
+export function entry(module, original, tooSmall) {
+  return { value: { module, info: parseModule(original), tooSmall }, nbytes: charge(original.length) };
+}
+
+/** A module cache entry for a module the engine refuses (the same bytes fail the same way). */
+export function refusal(e) {
+  if (!(e instanceof WebAssembly.CompileError)) throw e;
+  return { value: { refused: e }, nbytes: e.message.length };
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * The executor's requests, answered by one plan's run (instance.mjs for wasip1 plans,
- * gorun.mjs for js plans): {op: 'load', plan}, {op: 'step', index}, {op: 'unload'}. Replies:
- * {op: 'loaded', load, exports, imports} and {op: 'stepped', step}, or a promise of one (a js
- * plan's run step waits for Go's timers); 'unload' has none.
+ * gorun.mjs for js plans): {op: 'load', plan}, {op: 'step', index}, {op: 'unload'}, and
+ * {op: 'preload', module, limits} (preload.mjs). Replies: {op: 'loaded', load, exports,
+ * imports} and {op: 'stepped', step}, or a promise of one (a load waits for its module's
+ * preload; a js plan's run step waits for Go's timers); 'unload' and 'preload' have none.
  */
 
 import { GoRun } from './gorun.mjs';
 import { Run } from './instance.mjs';
+import { preload, settled } from './preload.mjs';
 
 function newRun(plan, emit) {
   const target = plan.target ?? 'wasip1';
@@ -25,8 +27,15 @@ export function handler(emit) {
     if (msg.op === 'load') {
       run?.close();
       run = null;
-      run = newRun(msg.plan, emit);
-      return { op: 'loaded', ...run.load() };
+      const load = () => {
+        run = newRun(msg.plan, emit);
+        return { op: 'loaded', ...run.load() };
+      };
+      return settled(msg.plan)?.then(load) ?? load();
+    }
+    if (msg.op === 'preload') {
+      preload(msg);
+      return undefined;
     }
     if (msg.op === 'step') {
       const step = run.step(msg.index);

@@ -63,7 +63,7 @@ const protocol = 3
 
 // The host honestly has all of these; it has no fuel (wazero has no instruction budget).
 var capabilities = []string{"host_imports", "command_mode", "exact_f32", "export_types",
-	"import_types", "memory_types", "memory_limit", "timeout"}
+	"import_types", "memory_types", "memory_limit", "timeout", "preload"}
 
 // Trap messages of wazero's internal wasmruntime errors -> the protocol's trap kinds.
 var trapKinds = map[string]string{
@@ -339,7 +339,12 @@ func main() {
 		if strings.TrimSpace(in.Text()) == "" {
 			continue
 		}
+		if isPreload(in.Bytes()) {
+			eng.preload(in.Bytes())
+			continue
+		}
 		send(serveOne(eng, in.Bytes()))
+		eng.absorbPreloads(context.Background())
 	}
 }
 

@@ -47,6 +47,7 @@ type moduleCache struct {
 	byKey        map[string]*list.Element
 	hits, misses int64
 	rejected     int64 // misses whose module could not be read, compiled or reflected
+	preloaded    int64 // modules compiled by a preload (preload.go)
 }
 
 func newModuleCache(budget int64) *moduleCache {
@@ -102,5 +103,5 @@ func (c *moduleCache) put(ctx context.Context, m *cachedModule) {
 
 func (c *moduleCache) stats() map[string]any {
 	return map[string]any{"budget_mb": float64(c.budget) / (1 << 20), "modules": c.order.Len(),
-		"bytes": c.bytes, "hits": c.hits, "misses": c.misses}
+		"bytes": c.bytes, "hits": c.hits, "misses": c.misses, "preloaded": c.preloaded}
 }

@@ -26,7 +26,8 @@ type engine struct {
 	cache    wazero.CompilationCache
 	runtimes map[uint32]wazero.Runtime
 	modules  *moduleCache
-	bigGuest bool // the last plan's guest memory grew past bigGuestBytes
+	pending  map[string]*pendingModule // preloads not yet in the cache (preload.go)
+	bigGuest bool                      // the last plan's guest memory grew past bigGuestBytes
 	// Goroutines when no plan runs: wazero starts one per call and leaves it to end on its own.
 	idleGoroutines int
 }
@@ -43,7 +44,7 @@ func newEngine(cacheDir string, budget int64, config configuration) (*engine, er
 		cache = c
 	}
 	return &engine{config: config, cache: cache, runtimes: map[uint32]wazero.Runtime{},
-		modules: newModuleCache(budget), idleGoroutines: runtime.NumGoroutine()}, nil
+		modules: newModuleCache(budget), pending: map[string]*pendingModule{}, idleGoroutines: runtime.NumGoroutine()}, nil
 }
 
 // runtime returns the runtime capping linear memory at `pages`, with WASI instantiated in it.
@@ -162,7 +163,7 @@ func (e *engine) afterPlan() {
 	e.bigGuest = false
 	// wazero's watcher goroutine of each call (close-on-context-done) holds the instance until
 	// it is scheduled after the call: wait for them, or the collection keeps the memory.
-	for end := time.Now().Add(100 * time.Millisecond); runtime.NumGoroutine() > e.idleGoroutines &&
+	for end := time.Now().Add(100 * time.Millisecond); runtime.NumGoroutine() > e.idleGoroutines+int(preloading.Load()) &&
 		time.Now().Before(end); {
 		time.Sleep(100 * time.Microsecond)
 	}
@@ -183,6 +184,7 @@ func (e *engine) module(ctx context.Context, r wazero.Runtime, pages uint32, p *
 		sum = hex.EncodeToString(h[:])
 	}
 	key := moduleKey(sum, pages)
+	e.takePreload(ctx, key)
 	if hit := e.modules.get(key); hit != nil {
 		return hit, nil, nil
 	}
@@ -196,17 +198,9 @@ func (e *engine) module(ctx context.Context, r wazero.Runtime, pages uint32, p *
 			return nil, nil, err
 		}
 	}
-	compiled, err := r.CompileModule(ctx, binary)
-	if err != nil {
-		return nil, err, nil
+	if m, compileErr, err = e.compileModule(ctx, r, key, binary); m == nil {
+		return nil, compileErr, err
 	}
-	exports, imports, err := reflectModule(binary, compiled)
-	if err != nil {
-		compiled.Close(ctx)
-		return nil, nil, err
-	}
-	m = &cachedModule{key: key, compiled: compiled, exports: exports, imports: imports,
-		bytes: int64(float64(len(binary)) * e.config.sizeFactor())}
 	e.modules.put(ctx, m)
 	return m, nil, nil
 }
