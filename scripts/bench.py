@@ -37,20 +37,24 @@ from scripts.treerss import peak_tree_rss  # noqa: E402
 def suite(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     """One pytest run: wall, CPU of the tree, peak RSS, per-item durations of engine items."""
     results = Path(tempfile.mkstemp(suffix=".jsonl")[1])
+    clock = results.with_suffix(".clock.json")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     cmd = [sys.executable, "-m", "pytest", "manifests", "-q", "-p", "no:cacheprovider",
-           "--results", str(results), *args]
-    code, peak = peak_tree_rss(cmd, cwd=REPO, env=env)
+           "-p", "scripts.itemclock", "--results", str(results), *args]
+    code, peak = peak_tree_rss(cmd, cwd=REPO, env={**env, "WASMEXPORT_ITEMCLOCK": str(clock)})
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     recs = [json.loads(x) for x in results.read_text().splitlines() if '"type": "result"' in x]
     results.unlink()
+    harness = json.loads(clock.read_text()) if clock.exists() else {}
+    clock.unlink(missing_ok=True)
     ran = [r["duration_s"] * 1000 for r in recs if r["engine"] != "agreement" and r.get("observed")]
     return {"exit": code, "wall_s": round(wall, 2), "items": len(recs),
             "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
             "peak_rss_mib": round(peak / 2**20, 1),
-            "per_item_ms": round(statistics.median(ran), 2) if ran else None}
+            "per_item_ms": round(statistics.median(ran), 2) if ran else None,
+            "harness_ms": harness}
 
 
 def bare(engine: str, plans: Path, repeat: int) -> dict[str, Any] | None:
@@ -85,7 +89,7 @@ def process_per_case(engine: str, plans: Path, sample: int) -> float | None:
 def cold_cache(tmp: Path) -> Path:
     """A cache with toolchains, builds and runner builds, but no compiled modules."""
     src, dst = cachedir.root(), tmp / "cache"
-    dst.mkdir()
+    dst.mkdir(parents=True)
     for part in src.iterdir():
         if part.name.startswith("compiled"):
             continue
@@ -125,27 +129,39 @@ def main() -> int:
 
 
 def table(out: dict[str, Any]) -> str:
-    head = (f"{'engine':<9} {'item ms':>8} {'bare ms':>8} {'ratio':>6} {'proc/case':>9} "
-            f"{'vs proc':>7} {'peak MiB':>9} {'warm s':>7} {'cold s':>7} {'cold cpu':>8} {'compile':>7}")
+    """The benchmark as one table. "bare" is the runner's bench mode: "warm" its timed passes
+    (every module in memory, its code run before), "first" its warm-up pass (each module compiled
+    or read back once and its code run a first time, as in one run of the suite)."""
+    nan = float("nan")
+    head = (f"{'engine':<9} {'item ms':>8} {'warm ms':>8} {'ratio':>6} {'first ms':>8} {'ratio':>6} "
+            f"{'proc/case':>9} {'vs proc':>7} {'peak MiB':>9} {'warm s':>7} {'cold s':>7} "
+            f"{'cold cpu':>8} {'compile':>7}")
     rows = [head]
     slowest = 0.0
     for engine, r in out["engines"].items():
         item = r["warm"]["per_item_ms"] or 0.0
-        b = (r.get("bare") or {}).get("per_plan_ms", {}).get("median")
+        bare = r.get("bare") or {}
+        b = bare.get("per_plan_ms", {}).get("median")
+        f = (bare.get("first_pass_ms") or {}).get("median")
         proc = r.get("process_per_case_ms")
         cold = r.get("cold") or {}
         share = (1 - r["warm"]["cpu_s"] / cold["cpu_s"]) if cold.get("cpu_s") else None
         slowest = max(slowest, r["warm"]["wall_s"])
         rows.append(
-            f"{engine:<9} {item:>8.2f} {b if b is not None else float('nan'):>8.2f} "
-            f"{item / b if b else float('nan'):>6.2f} {proc if proc else float('nan'):>9.1f} "
-            f"{proc / item if proc and item else float('nan'):>7.1f} "
+            f"{engine:<9} {item:>8.2f} {b if b is not None else nan:>8.2f} "
+            f"{item / b if b else nan:>6.2f} {f if f is not None else nan:>8.2f} "
+            f"{item / f if f else nan:>6.2f} {proc if proc else nan:>9.1f} "
+            f"{proc / item if proc and item else nan:>7.1f} "
             f"{r['warm']['peak_rss_mib']:>9.1f} {r['warm']['wall_s']:>7.1f} "
-            f"{cold.get('wall_s', float('nan')):>7.1f} {cold.get('cpu_s', float('nan')):>8.1f} "
-            f"{share * 100 if share is not None else float('nan'):>6.0f}%")
+            f"{cold.get('wall_s', nan):>7.1f} {cold.get('cpu_s', nan):>8.1f} "
+            f"{share * 100 if share is not None else nan:>6.0f}%")
+    rows.append("harness ms per item outside the runner (median): " + "; ".join(
+        f"{engine} " + ", ".join(f"{k} {v['median_ms']:.2f}" for k, v in
+                                  r["warm"].get("harness_ms", {}).items())
+        for engine, r in out["engines"].items()))
     a = out["all_engines"]
     rows.append(f"all engines at once: {a['wall_s']} s wall ({a['wall_s'] / slowest:.2f}x the slowest "
-                f"engine alone), peak {a['peak_rss_mib']} MiB, {a['items']} items")
+                f"engine alone), {a['cpu_s']} CPU-s, peak {a['peak_rss_mib']} MiB, {a['items']} items")
     return "\n".join(rows)
 
 

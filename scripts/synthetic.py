@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,10 +60,14 @@ def main() -> int:
         status, peak = peak_tree_rss(cmd, cwd=REPO)
         wall = time.monotonic() - started
         lines = (Path(tmp) / "results.jsonl").read_text().splitlines()
-    items = sum(1 for line in lines if json.loads(line).get("type") == "result")
+    recs = [doc for doc in map(json.loads, lines) if doc.get("type") == "result"]
+    verdicts = Counter(r["verdict"] for r in recs)
     doc = {"cases": args.count, "engines": args.engine, "toolchains": args.go or "default",
-           "items": items, "exit": status, "wall_s": round(wall, 1),
-           "peak_tree_mib": round(peak / 2**20, 1)}
+           "items": len(recs), "verdicts": dict(verdicts), "exit": status, "wall_s": round(wall, 1),
+           "peak_tree_mib": round(peak / 2**20, 1),
+           "not_clean": [f"{r['case']} {r['engine']} [{r['toolchain']}]: {r['verdict']}: "
+                         f"{r['reason'][:300]}" for r in recs
+                         if r["verdict"] in ("fail", "disagree", "error", "xpass")][:20]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(json.dumps(doc))

@@ -88,6 +88,10 @@ def test_bench_times_the_plans_in_process(engine: str, wat: Callable[[str], tupl
     assert set(ms) == {"median", "mean", "p90"}
     assert all(isinstance(v, float | int) and 0 < v < 5000 for v in ms.values()), ms
     assert ms["median"] <= ms["p90"]
+    # the warm-up pass, each module compiled (or read back) once: timed too, one time per plan
+    first = out["first_pass_ms"]
+    assert set(first) == {"median", "mean", "p90"}
+    assert 0 < first["median"] <= first["p90"] < 5000
     # 6 timed runs, and no more wall time than they can account for
     assert 0 < out["total_s"] < 6 * 5
     assert out["total_s"] * 1000 >= ms["mean"] * 6 - 0.5

@@ -56,6 +56,10 @@ def test_bench_prints_one_plausible_line(two_plans, tmp_path):
     ms = out["per_plan_ms"]
     assert set(ms) == {"median", "mean", "p90"}
     assert all(isinstance(v, (int, float)) for v in ms.values())
+    # the warm-up pass, each module compiled (or read back) once: timed too, one time per plan
+    first = out["first_pass_ms"]
+    assert set(first) == {"median", "mean", "p90"}
+    assert 0 < first["median"] <= first["p90"] < 5000
     # positive, ordered, far below the steps' 5 s timeouts, adding up to about the total
     assert 0 < ms["median"] <= ms["p90"] < 5000
     assert 0 < ms["mean"] < 5000
