@@ -21,16 +21,23 @@ from harness.plan import OUTPUT_BYTES, PROTOCOL
 from harness.runner import EngineUnavailable, Runner
 
 
-@pytest.fixture(scope="session", params=engines.known())
-def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
-    """One real runner process per engine for the whole test session."""
+def started_runner(name: str) -> Runner:
+    """The engine's real runner, started (its hello read); an engine that is not installed skips
+    the test, or fails it under ``WASMEXPORT_REQUIRE_ENGINES=1``."""
     try:
-        r = engines.make_runner(request.param)
+        r = engines.make_runner(name)
         r.info()  # starts the process and reads its hello
     except EngineUnavailable as e:
         if os.environ.get("WASMEXPORT_REQUIRE_ENGINES") == "1":
-            pytest.fail(f"{request.param} is required here but unavailable: {e}")
-        pytest.skip(f"{request.param} unavailable: {e}")
+            pytest.fail(f"{name} is required here but unavailable: {e}")
+        pytest.skip(f"{name} unavailable: {e}")
+    return r
+
+
+@pytest.fixture(scope="session", params=engines.known())
+def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
+    """One real runner process per engine for the whole test session."""
+    r = started_runner(request.param)
     yield r
     r.close()
 

@@ -5,7 +5,6 @@ changes what a plan observes or puts the protocol out of step."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from harness import engines
 from harness.runner import EngineUnavailable, RunnerFailure, RunnerProcess
 from harness.values import Value
 from tests.bench_modules import ADD, MUL
+from tests.conftest import started_runner
 
 PRELOADING = ["wazero", "wazero-interpreter", "node", "deno", "bun"]
 
@@ -22,15 +22,9 @@ PRELOADING = ["wazero", "wazero-interpreter", "node", "deno", "bun"]
 @pytest.fixture(params=PRELOADING)
 def preloader(request: pytest.FixtureRequest) -> Iterator[RunnerProcess]:
     """A fresh runner per test: its module cache starts empty."""
-    try:
-        r = engines.make_runner(request.param)
-        info = r.info()
-    except EngineUnavailable as e:
-        if os.environ.get("WASMEXPORT_REQUIRE_ENGINES") == "1":
-            pytest.fail(f"{request.param} is required here but unavailable: {e}")
-        pytest.skip(f"{request.param} unavailable: {e}")
+    r = started_runner(request.param)
     assert isinstance(r, RunnerProcess)
-    assert "preload" in info.capabilities
+    assert "preload" in r.info().capabilities
     yield r
     r.close()
 

@@ -17,10 +17,11 @@ import pytest
 from harness import cachedir, engines
 from harness.observation import Observation
 from harness.plan import OUTPUT_BYTES, PROTOCOL
-from harness.runner import EngineUnavailable, Runner, RunnerFailure
+from harness.runner import Runner, RunnerFailure
 from harness.targets import go_js
 from harness.toolchains import DEFAULT, ToolchainUnavailable, resolve
 from harness.values import Value
+from tests.conftest import started_runner
 
 JS_ENGINES = [e for e in engines.known() if "js" in engines.targets(e)]
 
@@ -324,14 +325,8 @@ def wasm_exec() -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=JS_ENGINES)
 def js_runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
-    try:
-        r = engines.make_runner(request.param)
-        info = r.info()
-    except EngineUnavailable as e:
-        if os.environ.get("WASMEXPORT_REQUIRE_ENGINES") == "1":
-            pytest.fail(f"{request.param} is required here but unavailable: {e}")
-        pytest.skip(f"{request.param} unavailable: {e}")
-    assert "go_js" in info.capabilities, f"{request.param} runs js but does not declare go_js"
+    r = started_runner(request.param)
+    assert "go_js" in r.info().capabilities, f"{request.param} runs js but does not declare go_js"
     yield r
     r.close()
 
