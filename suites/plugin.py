@@ -9,6 +9,7 @@ every item of a case (all engines and the agreement item) together (``--dist loa
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from harness.toolchains import Toolchain
 from harness.yamlsrc import YamlError
 from reports import summary
 from suites import generated
+from suites.agreement_item import AgreementItem
 from suites.items import (
     AGREEMENT,
     CaseItem,
@@ -181,6 +183,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     drop: list[pytest.Item] = []
     for item in items:
         (keep if _wanted(item, shard, limits) else drop).append(item)
+    if limits:  # an agreement needs two engines: none when the subsets leave fewer to run it
+        running = Counter((it.case, it.label) for it in keep if isinstance(it, CaseItem))
+        kept = [it for it in keep if not isinstance(it, AgreementItem)
+                or running[(it.case, it.label)] >= 2]
+        drop += [it for it in keep if isinstance(it, AgreementItem)
+                 and running[(it.case, it.label)] < 2]
+        keep = kept
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -61,3 +61,20 @@ def test_a_limited_engine_runs_only_the_subset_and_the_others_run_everything(tmp
          "--engine", "wasmtime", "--subset", "wazero=cross-section"],
         check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 4 and "'wazero' is not among the engines" in bad.stderr
+
+
+def test_an_agreement_is_collected_only_where_two_engines_run_the_case():
+    """Both engines limited: a case outside the subset has no engine item, so no agreement item
+    either (it would only skip); a case inside keeps its agreement."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "manifests", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--engine", "wasmtime,wazero", "--subset", "wasmtime,wazero=cross-section"],
+        check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    ids = [line for line in out.stdout.splitlines() if "::" in line]
+    case = {e: {i.split("::")[0].removeprefix("manifests/").removesuffix(".yaml")
+                for i in ids if f"::{e}[" in i} for e in ("wasmtime", "agreement")}
+    section = subsets.load(MANIFEST_DIR)["cross-section"]
+    assert case["wasmtime"] and all(c in section for c in case["wasmtime"])
+    # (cases judged on their build alone have no agreement item anywhere)
+    assert case["agreement"] and case["agreement"] <= case["wasmtime"]
