@@ -33,12 +33,16 @@ def make_plan(plan_id: str, m: Manifest, build: BuildResult,
         "module": {"path": str(build.module), "sha256": build.sha256},
         "wasi": {"args": list(m.wasi_args), "env": [list(kv) for kv in m.wasi_env],
                  "stdin_b64": base64.b64encode(m.wasi_stdin).decode()},
-        "limits": {"memory_bytes": m.memory_bytes or DEFAULT_MEMORY_BYTES,
-                   "output_bytes": OUTPUT_BYTES},
+        "limits": {"memory_bytes": memory_bytes(m), "output_bytes": OUTPUT_BYTES},
         "imports": [h.spec for h in m.imports],
         "steps": [s.to_protocol() for s in m.steps],
         **target,
     }
+
+
+def memory_bytes(m: Manifest) -> int:
+    """The cap on a plan's linear memory: the case's own, else the default."""
+    return m.memory_bytes or DEFAULT_MEMORY_BYTES
 
 
 def deadline_s(plan: dict[str, Any], compile_allowance_s: float = 60.0) -> float:

@@ -236,11 +236,9 @@ class CaseItem(SuiteItem):
         rec["toolchain"] = target_label(tc.name, m.target)
         compiler = rec["compiler"] = tc.family
         self._wasm_exec = tc.wasm_exec if m.target == "js" else None
-        if m.target == "js" and self._wasm_exec is None:
-            return Outcome("skip", f"{tc.name} has no wasm_exec.js here (a bundle carries none): "
-                           "js cases need the toolchain itself (--go)")
-        if compiler == "gc" and not m.go.contains(tc.version):
-            return Outcome("skip", f"{tc.name} is outside the case's range {m.go}")
+        skipped = skipped_by_toolchain(m, tc)
+        if skipped is not None:
+            return Outcome("skip", skipped)
         try:
             self._allowances = expectations.allowances(st.divergences("go"), m.id, tc.version,
                                                        compiler, tc.scheduler)
@@ -349,6 +347,16 @@ class CaseItem(SuiteItem):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.case} [{self.engine}, {self.label}]"
+
+
+def skipped_by_toolchain(m: Manifest, tc: Toolchain) -> str | None:
+    """Why an item of `m` built by `tc` runs nothing, as the toolchain alone decides, or None."""
+    if m.target == "js" and tc.wasm_exec is None:
+        return (f"{tc.name} has no wasm_exec.js here (a bundle carries none): "
+                "js cases need the toolchain itself (--go)")
+    if tc.family == "gc" and not m.go.contains(tc.version):
+        return f"{tc.name} is outside the case's range {m.go}"
+    return None
 
 
 def _excerpt(path: Path, line: int | None, context: int = 3) -> list[str]:

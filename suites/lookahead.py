@@ -20,8 +20,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.plan import DEFAULT_MEMORY_BYTES, make_plan
+from harness.plan import make_plan, memory_bytes
 from harness.runner import EngineUnavailable, RunnerFailure
+from suites.items import skipped_by_toolchain
 
 if TYPE_CHECKING:
     from harness.build import BuildResult
@@ -91,7 +92,7 @@ class Lookahead:
         return found
 
     def _preload(self, st: State, engine: str, m: Any, b: BuildResult) -> None:
-        memory = m.memory_bytes or DEFAULT_MEMORY_BYTES
+        memory = memory_bytes(m)
         key = (engine, str(b.sha256), memory)
         if key in self._sent:
             return
@@ -109,7 +110,7 @@ class Lookahead:
         m = item.manifest
         if runner is None or tc is None or not m.runs_on:
             return
-        if tc.family == "gc" and not m.go.contains(tc.version):
+        if skipped_by_toolchain(m, tc) is not None:
             return  # the item skips
         try:
             caps = runner.info().capabilities
@@ -117,11 +118,8 @@ class Lookahead:
             return  # the item meets it again, and reports it
         if not m.requires <= caps:
             return
-        wasm_exec = tc.wasm_exec if m.target == "js" else None
-        if m.target == "js" and wasm_exec is None:
-            return
         self._started.add(item.nodeid)
-        st.prefetch(item.engine, make_plan(item.nodeid, m, b, wasm_exec))
+        st.prefetch(item.engine, make_plan(item.nodeid, m, b, tc.wasm_exec))
 
 
 def _build_of(st: State, item: Any) -> BuildResult | None:

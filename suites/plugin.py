@@ -185,11 +185,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (keep if _wanted(item, shard, limits) else drop).append(item)
     if limits:  # an agreement needs two engines: none when the subsets leave fewer to run it
         running = Counter((it.case, it.label) for it in keep if isinstance(it, CaseItem))
-        kept = [it for it in keep if not isinstance(it, AgreementItem)
-                or running[(it.case, it.label)] >= 2]
-        drop += [it for it in keep if isinstance(it, AgreementItem)
-                 and running[(it.case, it.label)] < 2]
-        keep = kept
+        alone = {it for it in keep if isinstance(it, AgreementItem)
+                 and running[(it.case, it.label)] < 2}
+        drop += [it for it in keep if it in alone]
+        keep = [it for it in keep if it not in alone]
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from threading import BoundedSemaphore, RLock
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -28,8 +28,11 @@ from harness.runner import EngineUnavailable, Runner, RunnerFailure
 from harness.toolchains import DEFAULT as DEFAULT_GO
 from harness.toolchains import Toolchain, ToolchainUnavailable, check, label, resolve
 from harness.versions import parse_release
-from suites.lookahead import Lookahead
 
+if TYPE_CHECKING:
+    from suites.lookahead import Lookahead
+
+T = TypeVar("T")
 TOOLCHAIN_EXPECTATIONS = MANIFEST_DIR / "toolchain-expectations.yaml"
 
 
@@ -194,18 +197,12 @@ class State:
     def finished_build(self, m: Manifest, requested: str) -> BuildResult | None:
         """The build of `m` if it was asked for and is done without an exception, else None."""
         with self._lock:
-            fut = self._builds.get((str(m.path), m.target, requested))
-        if fut is None or not fut.done() or fut.exception() is not None:
-            return None
-        return fut.result()
+            return finished(self._builds.get((str(m.path), m.target, requested)))
 
     def finished_toolchain(self, requested: str) -> Toolchain | None:
         """The toolchain if it is resolved, else None (never waits)."""
         with self._lock:
-            fut = self._tc.get(requested)
-        if fut is None or not fut.done() or fut.exception() is not None:
-            return None
-        return fut.result()
+            return finished(self._tc.get(requested))
 
     def live_runner(self, engine: str) -> Runner | None:
         """The engine's runner if it has been made, without making or starting it."""
@@ -293,6 +290,13 @@ class State:
 
 def plan_key(plan: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
+
+
+def finished(fut: Future[T] | None) -> T | None:
+    """The future's result if it has one now (never waits), else None."""
+    if fut is None or not fut.done() or fut.exception() is not None:
+        return None
+    return fut.result()
 
 
 def done(value: Toolchain) -> Future[Toolchain]:

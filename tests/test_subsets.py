@@ -42,38 +42,39 @@ def test_the_option_refuses_unknown_subsets_and_engines():
             subsets.parse_option(bad, known, ["x", "y"])
 
 
+def collect(*args: str) -> subprocess.CompletedProcess[str]:
+    """A real collection of every case with these options."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "manifests", "--collect-only", "-q", "-p", "no:cacheprovider",
+         *args], check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
+
+
+def cases_by_engine(out: subprocess.CompletedProcess[str], *names: str) -> dict[str, set[str]]:
+    """{engine: the cases it has an item of} from a collection's output."""
+    ids = [line for line in out.stdout.splitlines() if "::" in line]
+    return {e: {i.split("::")[0].removeprefix("manifests/").removesuffix(".yaml")
+                for i in ids if f"::{e}[" in i} for e in names}
+
+
 def test_a_limited_engine_runs_only_the_subset_and_the_others_run_everything(tmp_path):
     """A real collection: wazero limited to the cross-section, wasmtime on every case."""
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "manifests", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "--engine", "wasmtime,wazero", "--subset", "wazero=cross-section"],
-        check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
+    out = collect("--engine", "wasmtime,wazero", "--subset", "wazero=cross-section")
     assert out.returncode == 0, out.stdout + out.stderr
-    ids = [line for line in out.stdout.splitlines() if "::" in line]
-    ran = {e: {i.split("::")[0].removeprefix("manifests/").removesuffix(".yaml")
-               for i in ids if f"::{e}[" in i} for e in ("wasmtime", "wazero")}
+    ran = cases_by_engine(out, "wasmtime", "wazero")
     section = subsets.load(MANIFEST_DIR)["cross-section"]
     wasip1 = {c for c in CASES if "wasip1" in manifest.load(MANIFEST_DIR / f"{c}.yaml").targets}
     assert ran["wasmtime"] == wasip1  # js-only cases have no item on a wasip1 engine
     assert ran["wazero"] == {c for c in wasip1 if c in section} and len(ran["wazero"]) < len(wasip1)
-    bad = subprocess.run(
-        [sys.executable, "-m", "pytest", "manifests", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "--engine", "wasmtime", "--subset", "wazero=cross-section"],
-        check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
+    bad = collect("--engine", "wasmtime", "--subset", "wazero=cross-section")
     assert bad.returncode == 4 and "'wazero' is not among the engines" in bad.stderr
 
 
 def test_an_agreement_is_collected_only_where_two_engines_run_the_case():
     """Both engines limited: a case outside the subset has no engine item, so no agreement item
     either (it would only skip); a case inside keeps its agreement."""
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "manifests", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "--engine", "wasmtime,wazero", "--subset", "wasmtime,wazero=cross-section"],
-        check=False, cwd=SUITE, capture_output=True, text=True, timeout=300)
+    out = collect("--engine", "wasmtime,wazero", "--subset", "wasmtime,wazero=cross-section")
     assert out.returncode == 0, out.stdout + out.stderr
-    ids = [line for line in out.stdout.splitlines() if "::" in line]
-    case = {e: {i.split("::")[0].removeprefix("manifests/").removesuffix(".yaml")
-                for i in ids if f"::{e}[" in i} for e in ("wasmtime", "agreement")}
+    case = cases_by_engine(out, "wasmtime", "agreement")
     section = subsets.load(MANIFEST_DIR)["cross-section"]
     assert case["wasmtime"] and all(c in section for c in case["wasmtime"])
     # (cases judged on their build alone have no agreement item anywhere)

@@ -138,6 +138,7 @@ type step struct {
 }
 
 type plan struct {
+	Type   string `json:"type"` // "plan", or "preload": only module and limits then (preload.go)
 	ID     string `json:"id"`
 	Module struct {
 		Path   string `json:"path"`
@@ -339,23 +340,27 @@ func main() {
 		if strings.TrimSpace(in.Text()) == "" {
 			continue
 		}
-		if isPreload(in.Bytes()) {
-			eng.preload(in.Bytes())
+		var p plan
+		err := json.Unmarshal(in.Bytes(), &p)
+		if p.Type == "preload" { // a hint, never answered; a malformed one is dropped
+			if err == nil {
+				eng.preload(&p)
+			}
 			continue
 		}
-		send(serveOne(eng, in.Bytes()))
+		send(serveOne(eng, &p, err))
 		eng.absorbPreloads(context.Background())
 	}
 }
 
-// serveOne answers one plan line; the runner's own failures become an observation error.
-func serveOne(eng *engine, line []byte) observation {
-	var p plan
-	if err := json.Unmarshal(line, &p); err != nil {
-		return observation{Type: "observation", Protocol: protocol, ID: idOf(&p),
-			Error: "bad plan: " + err.Error(), Steps: []stepResult{}}
+// serveOne answers one plan line, decoded into p (with decodeErr); the runner's own failures
+// become an observation error.
+func serveOne(eng *engine, p *plan, decodeErr error) observation {
+	if decodeErr != nil {
+		return observation{Type: "observation", Protocol: protocol, ID: idOf(p),
+			Error: "bad plan: " + decodeErr.Error(), Steps: []stepResult{}}
 	}
-	return executeSafely(eng, &p)
+	return executeSafely(eng, p)
 }
 
 // executeSafely runs one plan; a panic of the runner's own becomes the observation's error.

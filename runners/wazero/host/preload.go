@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"sync/atomic"
 
@@ -26,16 +25,6 @@ import (
 
 const maxPending = 8
 
-type preloadMsg struct {
-	Module struct {
-		Path   string `json:"path"`
-		Sha256 string `json:"sha256"`
-	} `json:"module"`
-	Limits struct {
-		MemoryBytes int64 `json:"memory_bytes"`
-	} `json:"limits"`
-}
-
 type pendingModule struct {
 	done chan struct{}
 	m    *cachedModule // nil when it could not be read, compiled or reflected
@@ -44,19 +33,10 @@ type pendingModule struct {
 // preloading counts the goroutines still compiling, for afterPlan's count of idle goroutines.
 var preloading atomic.Int64
 
-// isPreload says whether a protocol line is a preload rather than a plan.
-func isPreload(line []byte) bool {
-	var doc struct {
-		Type string `json:"type"`
-	}
-	return json.Unmarshal(line, &doc) == nil && doc.Type == "preload"
-}
-
-// preload starts compiling the module a preload line names, unless it is cached, pending, or
-// the line is unusable (a hint, never an error).
-func (e *engine) preload(line []byte) {
-	var p preloadMsg
-	if json.Unmarshal(line, &p) != nil || p.Module.Sha256 == "" || p.Module.Path == "" {
+// preload starts compiling the module a preload line (decoded as a plan: its module and
+// limits) names, unless it is cached, pending, or unusable (a hint, never an error).
+func (e *engine) preload(p *plan) {
+	if p.Module.Sha256 == "" || p.Module.Path == "" {
 		return
 	}
 	pages := memoryPages(p.Limits.MemoryBytes)
@@ -73,13 +53,14 @@ func (e *engine) preload(line []byte) {
 	if err != nil {
 		return
 	}
+	want := p.Module.Sha256
 	pm := &pendingModule{done: make(chan struct{})}
 	e.pending[key] = pm
 	preloading.Add(1)
 	go func() {
 		defer preloading.Add(-1)
 		defer close(pm.done)
-		if sum := sha256.Sum256(binary); hex.EncodeToString(sum[:]) != p.Module.Sha256 {
+		if sum := sha256.Sum256(binary); hex.EncodeToString(sum[:]) != want {
 			return // not the module the hint names: a plan must never run it under that name
 		}
 		pm.m, _, _ = e.compileModule(ctx, r, key, binary)
